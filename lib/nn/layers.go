@@ -1,0 +1,117 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// torchUniform returns PyTorch's default initialiser for Conv2d and Linear:
+// uniform in [-1/sqrt(fanIn), 1/sqrt(fanIn)], for weights and biases alike.
+// Using it keeps plain SGD at lr 0.01 on the same footing as the PyTorch walkthrough.
+func torchUniform(scope *model.Scope, fanIn int) *model.Scope {
+	bound := 1 / math.Sqrt(float64(fanIn))
+	return scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound))
+}
+
+// PadSpatial adds pad zeros on both sides of the height and width axes of x,
+// shaped [batch, height, width, channels]. It uses Concatenate, which has a gradient
+// on every backend (graph.Pad has none on the pure-Go backend).
+func PadSpatial(x *graph.Node, pad int) *graph.Node {
+	if pad == 0 {
+		return x
+	}
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	zh := graph.Zeros(g, shapes.Make(x.DType(), b, pad, w, c))
+	x = graph.Concatenate([]*graph.Node{zh, x, zh}, 1)
+	zw := graph.Zeros(g, shapes.Make(x.DType(), b, h+2*pad, pad, c))
+	return graph.Concatenate([]*graph.Node{zw, x, zw}, 2)
+}
+
+// Patches returns the im2col view of x ([batch, height, width, channels]) for a
+// kernel x kernel window with stride 1 and "same" zero padding: shape
+// [batch, height, width, kernel*kernel*channels], ordered (dy, dx, channel).
+func Patches(x *graph.Node, kernel int) *graph.Node {
+	d := x.Shape().Dimensions
+	h, w := d[1], d[2]
+	xp := PadSpatial(x, kernel/2)
+	views := make([]*graph.Node, 0, kernel*kernel)
+	for dy := range kernel {
+		for dx := range kernel {
+			views = append(views, graph.Slice(xp, graph.AxisRange(), graph.AxisRange(dy, dy+h),
+				graph.AxisRange(dx, dx+w), graph.AxisRange()))
+		}
+	}
+	if len(views) == 1 {
+		return views[0]
+	}
+	return graph.Concatenate(views, -1)
+}
+
+// Conv2D is a 2-D convolution with stride 1 and "same" zero padding (PyTorch's
+// Conv2d(in, filters, kernel, padding=kernel/2) for odd kernels), plus a bias.
+// x is [batch, height, width, channels]; the result is [batch, height, width, filters].
+// It creates, in a "conv" sub-scope, "weights" shaped [kernel, kernel, channels, filters]
+// and "biases" shaped [filters], initialised as PyTorch does.
+func Conv2D(scope *model.Scope, x *graph.Node, filters, kernel int) *graph.Node {
+	if x.Rank() != 4 {
+		panic(fmt.Errorf("nn.Conv2D: input must be [batch, height, width, channels], got %s", x.Shape()))
+	}
+	if kernel%2 != 1 {
+		panic(fmt.Errorf("nn.Conv2D: kernel must be odd for same padding, got %d", kernel))
+	}
+	outer := scope
+	scope = scope.In("conv")
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	scope = torchUniform(scope, kernel*kernel*c)
+	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), kernel, kernel, c, filters))
+	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), filters))
+	cols := graph.Reshape(Patches(x, kernel), b*h*w, kernel*kernel*c)
+	kern := graph.Reshape(wVar.NodeValue(g), kernel*kernel*c, filters)
+	y := graph.MatMul(cols, kern)
+	y = graph.Add(y, graph.ExpandAxes(bVar.NodeValue(g), 0))
+	return record(graph.Reshape(y, b, h, w, filters), "conv2d", outer)
+}
+
+// MaxPool2x2 is a 2x2 max-pool with stride 2 (PyTorch's MaxPool2d(2, 2)) on
+// [batch, height, width, channels]. Odd heights or widths drop their last row or
+// column, as PyTorch's floor mode does.
+func MaxPool2x2(x *graph.Node) *graph.Node {
+	d := x.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	if h%2 != 0 || w%2 != 0 {
+		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, h-h%2), graph.AxisRange(0, w-w%2), graph.AxisRange())
+		h, w = h-h%2, w-w%2
+	}
+	x = graph.Reshape(x, b, h/2, 2, w/2, 2, c)
+	return record(graph.ReduceMax(x, 2, 4), "maxpool2x2")
+}
+
+// Linear is a fully connected layer with bias (PyTorch's nn.Linear), initialised as
+// PyTorch does. x is [batch, features]; the result is [batch, outputs]. It creates
+// "weights" [features, outputs] and "biases" [outputs] in a "dense" sub-scope.
+func Linear(scope *model.Scope, x *graph.Node, outputs int) *graph.Node {
+	outer := scope
+	scope = scope.In("dense")
+	g := x.Graph()
+	in := x.Shape().Dimensions[x.Rank()-1]
+	scope = torchUniform(scope, in)
+	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, outputs))
+	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), outputs))
+	y := graph.MatMul(x, wVar.NodeValue(g))
+	return record(graph.Add(y, graph.ExpandAxes(bVar.NodeValue(g), 0)), "linear", outer)
+}
+
+// Flatten reshapes [batch, ...] to [batch, product of the rest].
+func Flatten(x *graph.Node) *graph.Node {
+	d := x.Shape().Dimensions
+	return record(graph.Reshape(x, d[0], x.Shape().Size()/d[0]), "flatten")
+}

@@ -1,0 +1,38 @@
+package nn
+
+import (
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// ModelFn is a model: it maps a batch of images [batch, height, width, channels] to
+// logits [batch, classes], creating its variables in scope. It is the signature
+// GoMLX's train.Trainer accepts.
+type ModelFn = func(scope *model.Scope, images *graph.Node) *graph.Node
+
+// Net returns the article's CNN for the given number of classes:
+//
+//	conv1: Conv2d(C -> 32, 3x3, padding 1), ReLU, MaxPool 2x2
+//	conv2: Conv2d(32 -> 64, 3x3, padding 1), ReLU, MaxPool 2x2
+//	flatten, fc1: Linear(64*H/4*W/4 -> 128), ReLU
+//	fc2: Linear(128 -> classes)
+//
+// The flatten size follows from the input shape: 64*8*8 for 3x32x32 images, 64*7*7
+// for 1x28x28. It returns logits; the article's log_softmax is left to the loss,
+// which takes logits (feeding log_softmax to CrossEntropyLoss applies it twice).
+func Net(classes int) ModelFn {
+	return func(scope *model.Scope, images *graph.Node) *graph.Node {
+		x := images
+		x = MaxPool2x2(ReLU(Conv2D(scope.In("conv1"), x, 32, 3)))
+		x = MaxPool2x2(ReLU(Conv2D(scope.In("conv2"), x, 64, 3)))
+		x = Flatten(x)
+		x = ReLU(Linear(scope.In("fc1"), x, 128))
+		return Linear(scope.In("fc2"), x, classes)
+	}
+}
+
+// ReLU is max(x, 0).
+func ReLU(x *graph.Node) *graph.Node {
+	return record(activation.Relu(x), "relu")
+}

@@ -1,0 +1,143 @@
+package nn
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// Layer is one row of a Summary.
+type Layer struct {
+	Name   string // scope of the layer and its kind, e.g. "/conv1 conv2d"
+	Output []int  // output shape, batch axis first
+	Params int    // trainable parameters the layer created
+}
+
+// Summary lists a model's layers with their output shapes and parameter counts,
+// as torchinfo or Keras' model.summary() do.
+type Summary struct {
+	Input  []int   // input shape, batch axis first
+	Layers []Layer // in the order the model applies them
+	Total  int     // trainable parameters of the whole model
+}
+
+// String renders the summary as a table.
+func (s Summary) String() string {
+	var b strings.Builder
+	row := func(name, shape, params string) {
+		b.WriteString(strings.TrimRight(fmt.Sprintf("%-22s %-20s %10s", name, shape, params), " ") + "\n")
+	}
+	row("Layer", "Output shape", "Params")
+	row("input", fmtShape(s.Input), "")
+	for _, l := range s.Layers {
+		p := ""
+		if l.Params > 0 {
+			p = commas(l.Params)
+		}
+		row(l.Name, fmtShape(l.Output), p)
+	}
+	fmt.Fprintf(&b, "Total trainable parameters: %s\n", commas(s.Total))
+	return b.String()
+}
+
+func fmtShape(d []int) string {
+	parts := make([]string, len(d))
+	for i, v := range d {
+		parts[i] = fmt.Sprint(v)
+	}
+	if len(parts) > 0 {
+		parts[0] = "B"
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+type recRow struct {
+	kind  string
+	scope string
+	shape []int
+}
+
+var (
+	recMu     sync.Mutex
+	recorders = map[*graph.Graph]*[]recRow{}
+)
+
+// record notes a layer's output while Summarize builds a graph; otherwise it only
+// returns x.
+func record(x *graph.Node, kind string, scope ...*model.Scope) *graph.Node {
+	recMu.Lock()
+	defer recMu.Unlock()
+	rows, ok := recorders[x.Graph()]
+	if !ok {
+		return x
+	}
+	r := recRow{kind: kind, shape: x.Shape().Dimensions}
+	if len(scope) > 0 {
+		r.scope = scope[0].Scope()
+	}
+	*rows = append(*rows, r)
+	return x
+}
+
+// Summarize builds fn for one image of shape [height, width, channels] on backend and
+// returns its layer table. It uses a fresh store: the caller's model is not touched.
+func Summarize(backend compute.Backend, fn ModelFn, height, width, channels int) (Summary, error) {
+	store := model.NewStore()
+	var rows []recRow
+	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		recMu.Lock()
+		recorders[x.Graph()] = &rows
+		recMu.Unlock()
+		defer func() {
+			recMu.Lock()
+			delete(recorders, x.Graph())
+			recMu.Unlock()
+		}()
+		return fn(scope, x)
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
+	}
+	in := tensors.FromShape(shapes.Make(dtypes.Float32, 1, height, width, channels))
+	if _, err := exec.Call(in); err != nil {
+		return Summary{}, fmt.Errorf("nn.Summarize: building the model for input %dx%dx%d: %w", channels, height, width, err)
+	}
+	s := Summary{Input: []int{1, height, width, channels}}
+	for _, r := range rows {
+		l := Layer{Name: r.kind, Output: r.shape}
+		if r.scope != "" {
+			l.Name = r.scope + " " + r.kind
+			for v := range store.IterVariables() {
+				if v.Trainable && (v.Scope() == r.scope || strings.HasPrefix(v.Scope(), r.scope+"/")) {
+					l.Params += v.Shape().Size()
+				}
+			}
+		}
+		s.Layers = append(s.Layers, l)
+	}
+	for v := range store.IterVariables() {
+		if v.Trainable {
+			s.Total += v.Shape().Size()
+		}
+	}
+	return s, nil
+}
