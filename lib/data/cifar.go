@@ -1,0 +1,109 @@
+package data
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// CIFAR10Classes are CIFAR-10's class names, by label.
+var CIFAR10Classes = []string{"airplane", "automobile", "bird", "cat", "deer",
+	"dog", "frog", "horse", "ship", "truck"}
+
+const cifarRecord = 1 + 3*32*32
+
+// ReadCIFAR parses CIFAR-10's binary format: records of one label byte followed by
+// 3,072 bytes (the red, green and blue 32x32 planes). It returns channels-last pixels.
+// name is used in errors.
+func ReadCIFAR(r io.Reader, name string, numClasses int) (pixels []uint8, labels []int32, err error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	var rec [cifarRecord]byte
+	for i := 0; ; i++ {
+		n, err := io.ReadFull(br, rec[:])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: record %d truncated: got %d of %d bytes (1 label + 3072 pixels)", name, i, n, cifarRecord)
+		}
+		if int(rec[0]) >= numClasses {
+			return nil, nil, fmt.Errorf("%s: record %d: label %d: want 0..%d", name, i, rec[0], numClasses-1)
+		}
+		labels = append(labels, int32(rec[0]))
+		planes := rec[1:]
+		for p := range 1024 {
+			pixels = append(pixels, planes[p], planes[1024+p], planes[2048+p])
+		}
+	}
+	if len(labels) == 0 {
+		return nil, nil, fmt.Errorf("%s: no records: want records of %d bytes", name, cifarRecord)
+	}
+	return pixels, labels, nil
+}
+
+// LoadCIFAR10 loads CIFAR-10's binary version from dir (the folder
+// cifar-10-batches-bin of cifar-10-binary.tar.gz): data_batch_1..5.bin for training
+// and test_batch.bin for testing. Class names come from batches.meta.txt when present.
+func LoadCIFAR10(dir string) (train, test *Dataset, err error) {
+	classes := CIFAR10Classes
+	if b, err := os.ReadFile(filepath.Join(dir, "batches.meta.txt")); err == nil {
+		var names []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				names = append(names, l)
+			}
+		}
+		if len(names) == len(CIFAR10Classes) {
+			classes = names
+		}
+	}
+	load := func(split string, files ...string) (*Dataset, error) {
+		d := &Dataset{Name: "cifar10/" + split, Height: 32, Width: 32, Channels: 3, Classes: classes}
+		for _, f := range files {
+			path := filepath.Join(dir, f)
+			fh, err := os.Open(path)
+			if err != nil {
+				return nil, fmt.Errorf("loading CIFAR-10: %w (download it with data.Fetch(\"cifar10\") or put cifar-10-batches-bin there)", err)
+			}
+			px, lab, err := ReadCIFAR(fh, path, len(classes))
+			fh.Close()
+			if err != nil {
+				return nil, err
+			}
+			d.Pixels = append(d.Pixels, px...)
+			d.Labels = append(d.Labels, lab...)
+		}
+		return d, nil
+	}
+	if train, err = load("train", "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"); err != nil {
+		return nil, nil, err
+	}
+	if test, err = load("test", "test_batch.bin"); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
+// WriteCIFAR writes d (32x32x3) in CIFAR-10's binary format, atomically.
+func WriteCIFAR(d *Dataset, path string) error {
+	if d.Height != 32 || d.Width != 32 || d.Channels != 3 {
+		return fmt.Errorf("data.WriteCIFAR %q: images are %dx%dx%d, want 32x32x3", d.Name, d.Height, d.Width, d.Channels)
+	}
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		var rec [cifarRecord]byte
+		for i := range d.Len() {
+			img, l := d.Image(i)
+			rec[0] = byte(l)
+			for p := range 1024 {
+				rec[1+p], rec[1+1024+p], rec[1+2048+p] = img[3*p], img[3*p+1], img[3*p+2]
+			}
+			if _, err := w.Write(rec[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
