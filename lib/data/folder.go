@@ -227,4 +227,3 @@ func SafeName(s string) string {
 		return r
 	}, s)
 }
-

@@ -17,16 +17,16 @@ func ExampleSummarize() {
 	fmt.Print(s)
 	// Output:
 	// Layer                  Output shape             Params
-	// input                  [B, 32, 32, 3]                 
+	// input                  [B, 32, 32, 3]
 	// /conv1 conv2d          [B, 32, 32, 32]             896
-	// relu                   [B, 32, 32, 32]                
-	// maxpool2x2             [B, 16, 16, 32]                
+	// relu                   [B, 32, 32, 32]
+	// maxpool2x2             [B, 16, 16, 32]
 	// /conv2 conv2d          [B, 16, 16, 64]          18,496
-	// relu                   [B, 16, 16, 64]                
-	// maxpool2x2             [B, 8, 8, 64]                  
-	// flatten                [B, 4096]                      
+	// relu                   [B, 16, 16, 64]
+	// maxpool2x2             [B, 8, 8, 64]
+	// flatten                [B, 4096]
 	// /fc1 linear            [B, 128]                524,416
-	// relu                   [B, 128]                       
+	// relu                   [B, 128]
 	// /fc2 linear            [B, 10]                   1,290
 	// Total trainable parameters: 545,098
 }

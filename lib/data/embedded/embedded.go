@@ -57,4 +57,3 @@ func MustLoad() (train, test *data.Dataset) {
 	}
 	return train, test
 }
-
