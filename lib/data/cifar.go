@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gopherdl/gopherdl/lib/atomicfile"
 )
 
 // CIFAR10Classes are CIFAR-10's class names, by label.
@@ -92,7 +94,7 @@ func WriteCIFAR(d *Dataset, path string) error {
 	if d.Height != 32 || d.Width != 32 || d.Channels != 3 {
 		return fmt.Errorf("data.WriteCIFAR %q: images are %dx%dx%d, want 32x32x3", d.Name, d.Height, d.Width, d.Channels)
 	}
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		var rec [cifarRecord]byte
 		for i := range d.Len() {
 			img, l := d.Image(i)

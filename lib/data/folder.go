@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gopherdl/gopherdl/lib/atomicfile"
 	_ "golang.org/x/image/bmp" // BMP decoder
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // WebP decoder
@@ -210,7 +211,7 @@ func SaveFolder(d *Dataset, root string, perClass int) error {
 		counts[l]++
 		path := filepath.Join(root, SafeName(d.Classes[l]), fmt.Sprintf("%05d.png", i))
 		img := d.ToImage(i)
-		if err := WriteFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
+		if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, img) }); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/gopherdl/gopherdl/lib/atomicfile"
 )
 
 // FashionMNISTClasses are Fashion-MNIST's class names, by label.
@@ -221,7 +223,7 @@ func WriteIDX(d *Dataset, imagesPath, labelsPath string) error {
 }
 
 func writeMaybeGzip(path string, b []byte) error {
-	return WriteFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.Write(path, func(w io.Writer) error {
 		if filepath.Ext(path) != ".gz" {
 			_, err := w.Write(b)
 			return err
@@ -235,45 +237,6 @@ func writeMaybeGzip(path string, b []byte) error {
 		}
 		return gz.Close()
 	})
-}
-
-// WriteFileAtomic writes a file through fill into a temporary file beside path, then
-// renames it over path: readers see the old file or the new one, never half of one.
-func WriteFileAtomic(path string, fill func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err = fill(bw); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
 
 // ReadIDXBytes parses IDX image and label files held in memory, each gzipped or not.

@@ -29,6 +29,7 @@ type Bar struct {
 	lastDraw time.Time
 	htmlID   string
 	done     bool
+	tty      bool // rewrite one line in place; otherwise print a line every few seconds
 }
 
 // Quiet, when true, makes new bars draw nothing (tests and benchmarks set it).
@@ -37,7 +38,7 @@ var Quiet = false
 // New starts a bar for total units (total <= 0: unknown). In a GoNB notebook it
 // draws HTML; elsewhere it writes to standard error.
 func New(title string, total int64, unit string) *Bar {
-	b := &Bar{title: title, total: total, unit: unit, out: os.Stderr, start: time.Now()}
+	b := &Bar{title: title, total: total, unit: unit, out: os.Stderr, start: time.Now(), tty: isTerminal(os.Stderr)}
 	if gonbui.IsNotebook {
 		b.htmlID = "gopherdl-progress-" + gonbui.UniqueID()
 	}
@@ -51,7 +52,7 @@ func New(title string, total int64, unit string) *Bar {
 
 // NewWriter starts a bar that writes its text lines to w (no HTML).
 func NewWriter(w io.Writer, title string, total int64, unit string) *Bar {
-	b := &Bar{title: title, total: total, unit: unit, out: w, start: time.Now()}
+	b := &Bar{title: title, total: total, unit: unit, out: w, start: time.Now(), tty: true}
 	b.draw(true)
 	return b
 }
@@ -95,7 +96,7 @@ func (b *Bar) Done() {
 	}
 	b.draw(true)
 	b.done = true
-	if b.htmlID == "" {
+	if b.htmlID == "" && b.tty {
 		fmt.Fprintln(b.out)
 	}
 }
@@ -140,9 +141,13 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// draw redraws at most 5 times a second unless force is set.
+// draw redraws at most 5 times a second (every 10 s into a log) unless force is set.
 func (b *Bar) draw(force bool) {
-	if b.done || (!force && time.Since(b.lastDraw) < 200*time.Millisecond) {
+	every := 200 * time.Millisecond
+	if !b.tty && b.htmlID == "" {
+		every = 10 * time.Second
+	}
+	if b.done || (!force && time.Since(b.lastDraw) < every) {
 		return
 	}
 	b.lastDraw = time.Now()
@@ -151,5 +156,16 @@ func (b *Bar) draw(force bool) {
 		gonbui.UpdateHTML(b.htmlID, `<pre style="margin:0">`+html.EscapeString(line)+`</pre>`)
 		return
 	}
+	if !b.tty {
+		if b.n > 0 || b.total <= 0 {
+			fmt.Fprintln(b.out, line)
+		}
+		return
+	}
 	fmt.Fprintf(b.out, "\r\033[K%s", line)
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"path/filepath"
+	"sort"
+
+	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/metrics"
+	"github.com/gopherdl/gopherdl/lib/plot"
+	"github.com/gopherdl/gopherdl/lib/train"
+)
+
+// metricsReport embeds metrics.Report's JSON fields in TestResult.
+type metricsReport metrics.Report
+
+// writeFigures writes the walkthrough's figures to out and returns their paths.
+func writeFigures(out string, m *train.Model, ev *train.Evaluation, test *data.Dataset) ([]string, error) {
+	var paths []string
+	save := func(name string, f *plot.Figure, err error) error {
+		if err != nil {
+			return err
+		}
+		for _, ext := range []string{".svg", ".png"} {
+			p := filepath.Join(out, name+ext)
+			if err := f.Save(p); err != nil {
+				return err
+			}
+			paths = append(paths, p)
+		}
+		return nil
+	}
+	if len(m.History) > 0 {
+		f, err := plot.TrainingCurves(m.History)
+		if err := save("curves", f, err); err != nil {
+			return nil, err
+		}
+	}
+	f, err := plot.ConfusionMatrix(ev.Report)
+	if err := save("confusion", f, err); err != nil {
+		return nil, err
+	}
+	f, err = plot.ClassScores(ev.Report)
+	if err := save("class-scores", f, err); err != nil {
+		return nil, err
+	}
+	wrong := mostConfidentlyWrong(ev, 12)
+	if len(wrong) > 0 {
+		preds := make([]int32, len(wrong))
+		for i, idx := range wrong {
+			preds[i] = ev.Predictions[idx]
+		}
+		f, err = plot.Predictions("Most confidently wrong test images (true / predicted)", test, wrong, preds, 6)
+		if err := save("wrong", f, err); err != nil {
+			return nil, err
+		}
+	}
+	first := make([]int, min(6, test.Len()))
+	for i := range first {
+		first[i] = i
+	}
+	maps, preds, err := m.Saliency(test, first)
+	if err != nil {
+		return nil, err
+	}
+	f, err = plot.Saliency("Gradient saliency: what the network looks at (true / predicted)", test, first, maps, preds)
+	if err := save("saliency", f, err); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
+
+// mostConfidentlyWrong returns the indices of up to n misclassified images, the most
+// confident first.
+func mostConfidentlyWrong(ev *train.Evaluation, n int) []int {
+	var idx []int
+	for i := range ev.Labels {
+		if ev.Labels[i] != ev.Predictions[i] {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ev.Confidence[idx[a]] > ev.Confidence[idx[b]] })
+	return idx[:min(n, len(idx))]
+}

@@ -1,0 +1,186 @@
+package plot
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/metrics"
+	"github.com/gopherdl/gopherdl/lib/train"
+)
+
+// svgText returns the text drawn in an SVG (gonum's vgsvg writes <text> elements).
+func svgText(t *testing.T, f *Figure) string {
+	t.Helper()
+	b, err := f.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(b), []byte("<?xml")) || !bytes.Contains(b, []byte("<svg")) {
+		t.Fatalf("not an SVG document: %.80s", b)
+	}
+	var sb strings.Builder
+	for _, m := range regexp.MustCompile(`<text[^>]*>([^<]*)</text>`).FindAllSubmatch(b, -1) {
+		sb.Write(m[1])
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+// checkPNG decodes the PNG and checks its pixel size against the figure's size.
+func checkPNG(t *testing.T, f *Figure) {
+	t.Helper()
+	b, err := f.PNG(96)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("PNG does not decode: %v", err)
+	}
+	wantW, wantH := int(f.Width.Dots(96)+0.5), int(f.Height.Dots(96)+0.5)
+	if d := img.Bounds().Dx() - wantW; d < -1 || d > 1 {
+		t.Errorf("PNG width %d, want %d", img.Bounds().Dx(), wantW)
+	}
+	if d := img.Bounds().Dy() - wantH; d < -1 || d > 1 {
+		t.Errorf("PNG height %d, want %d", img.Bounds().Dy(), wantH)
+	}
+}
+
+func TestTrainingCurves(t *testing.T) {
+	h := []train.Epoch{{Epoch: 1, TrainLoss: 1.5, TestLoss: 1.2, TestAccuracy: 0.61, LR: 0.01},
+		{Epoch: 2, TrainLoss: 0.9, TestLoss: 0.8, TestAccuracy: 0.72, LR: 0.01},
+		{Epoch: 3, TrainLoss: 0.7, TestLoss: 0.75, TestAccuracy: 0.75, LR: 0.001}}
+	f, err := TrainingCurves(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := svgText(t, f)
+	for _, want := range []string{"Loss", "Accuracy", "Learning rate", "train", "test", "epoch", "accuracy (%)", "\n3\n"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("curves lack %q; text:\n%s", want, txt)
+		}
+	}
+	checkPNG(t, f)
+	if _, err := TrainingCurves(nil); err == nil {
+		t.Error("no epochs accepted")
+	}
+	// A constant learning rate (no StepLR drop yet) must still draw.
+	for i := range h {
+		h[i].LR = 0.01
+	}
+	f, err = TrainingCurves(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, f)
+}
+
+func report(t *testing.T) metrics.Report {
+	r, err := metrics.Compute([]int32{0, 0, 0, 1, 1, 2, 2, 2}, []int32{0, 0, 1, 1, 2, 2, 2, 0}, []string{"cat", "dog", "bird"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestConfusionMatrixShowsCountsAndClasses(t *testing.T) {
+	f, err := ConfusionMatrix(report(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := svgText(t, f)
+	for _, want := range []string{"cat", "dog", "bird", "predicted class", "true class", "accuracy 62.5%"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("confusion matrix lacks %q; text:\n%s", want, txt)
+		}
+	}
+	// Counts per cell: the matrix [[2 1 0] [0 1 1] [1 0 2]] has three 2s... count the cells.
+	counts := map[string]int{}
+	for _, l := range strings.Split(txt, "\n") {
+		counts[l]++
+	}
+	if counts["2"] != 2 || counts["1"] != 4 || counts["0"] != 3 {
+		t.Errorf("cell counts drawn %v, want two 2s, four 1s, three 0s", counts)
+	}
+	checkPNG(t, f)
+}
+
+func TestClassScores(t *testing.T) {
+	f, err := ClassScores(report(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := svgText(t, f)
+	for _, want := range []string{"precision", "recall", "F1", "macro P 0.61", "bird"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("scores lack %q; text:\n%s", want, txt)
+		}
+	}
+	checkPNG(t, f)
+}
+
+func TestPredictionsGridAndSaliency(t *testing.T) {
+	train, _ := embedded.MustLoad()
+	idx := []int{0, 1, 2, 3}
+	preds := []int32{train.Labels[0], train.Labels[1], (train.Labels[2] + 1) % 10, train.Labels[3]}
+	f, err := Predictions("Samples", train, idx, preds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := svgText(t, f)
+	wrong := train.Classes[train.Labels[2]] + " / " + train.Classes[preds[2]]
+	if !strings.Contains(txt, wrong) || !strings.Contains(txt, "Samples") {
+		t.Errorf("grid lacks the caption %q; text:\n%s", wrong, txt)
+	}
+	b, _ := f.SVG()
+	if !strings.Contains(string(b), "stroke:#C80000") {
+		t.Error("the wrong prediction is not marked in red")
+	}
+	checkPNG(t, f)
+	if _, err := Predictions("x", train, []int{train.Len()}, nil, 1); err == nil {
+		t.Error("an index outside the dataset was accepted")
+	}
+
+	maps := make([][]float32, len(idx))
+	for i := range maps {
+		maps[i] = make([]float32, 28*28)
+		maps[i][14*28+14] = 1
+	}
+	s, err := Saliency("What the network looks at", train, idx, maps, preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if txt := svgText(t, s); !strings.Contains(txt, "saliency") {
+		t.Errorf("saliency figure lacks its captions:\n%s", txt)
+	}
+	over, _ := SaliencyOverlay(train.ToImage(0), maps[0])
+	r, g, _, _ := over.At(14, 14).RGBA()
+	if r>>8 != 255 || g>>8 != 255 {
+		t.Errorf("the hottest pixel is %d,%d (red, green), want yellow", r>>8, g>>8)
+	}
+	if _, err := SaliencyOverlay(train.ToImage(0), maps[0][:10]); err == nil {
+		t.Error("a saliency map of the wrong size was accepted")
+	}
+}
+
+func TestSaveBySuffix(t *testing.T) {
+	f, _ := ConfusionMatrix(report(t))
+	dir := t.TempDir()
+	for _, name := range []string{"c.svg", "c.png"} {
+		if err := f.Save(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written", name)
+		}
+	}
+	if err := f.Save(filepath.Join(dir, "c.gif")); err == nil {
+		t.Error(".gif accepted")
+	}
+}

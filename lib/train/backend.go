@@ -1,0 +1,112 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/go-xla/compute/xla"
+)
+
+// Backend is a GoMLX compute backend and the words that name it in outputs.
+type Backend struct {
+	// Compute is the GoMLX backend itself: pass it to GoMLX calls.
+	Compute compute.Backend
+	// ID is "go", "xla:cpu" or "xla:cuda".
+	ID string
+	// Note says why this backend was chosen (e.g. which fallback was taken).
+	Note string
+}
+
+// BackendEnv is the environment variable that picks the backend when NewBackend is
+// given "" or "auto"; it takes the same values. GOMLX_BACKEND is honoured too.
+const BackendEnv = "GOPHERDL_BACKEND"
+
+func init() {
+	// Never let the XLA backend download plugins at run time: a missing plugin is a
+	// message and a fallback, not a hang on the network.
+	xla.EnableAutoInstall(false)
+}
+
+// NewBackend returns the backend to run on:
+//   - "go": GoMLX's pure-Go backend (portable, always there);
+//   - "xla:cpu" or "xla:cuda": XLA through its PJRT plugin, which must be installed
+//     (see go-xla's pjrt_installer); an error names what is missing;
+//   - "" or "auto": $GOPHERDL_BACKEND or $GOMLX_BACKEND when set, else XLA CUDA when
+//     its plugin is installed, else XLA CPU when its plugin is installed, else "go".
+//     Note says which fallback was taken.
+//
+// Nothing is downloaded.
+func NewBackend(name string) (*Backend, error) {
+	note := ""
+	if name == "" || name == "auto" {
+		for _, env := range []string{BackendEnv, compute.ConfigEnvVar} {
+			if v := os.Getenv(env); v != "" && v != "auto" {
+				name, note = v, "from $"+env
+				break
+			}
+		}
+	}
+	if name == "" || name == "auto" {
+		plugins := xla.GetAvailablePlugins()
+		switch {
+		case hasPlugin(plugins, "cuda"):
+			name, note = "xla:cuda", "XLA CUDA plugin found"
+		case hasPlugin(plugins, "cpu"):
+			name, note = "xla:cpu", "XLA CPU plugin found"
+		default:
+			name, note = "go", "no XLA PJRT plugin installed (searched $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla): using the pure-Go backend"
+		}
+	}
+	switch {
+	case name == "go" || strings.HasPrefix(name, "go:"):
+		cfg := strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":")
+		b, err := gobackend.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", name, err)
+		}
+		return &Backend{Compute: b, ID: "go", Note: note}, nil
+	case strings.HasPrefix(name, "xla"):
+		plugin := strings.TrimPrefix(strings.TrimPrefix(name, "xla"), ":")
+		if plugin == "" {
+			plugin = "cpu"
+		}
+		if !hasPlugin(xla.GetAvailablePlugins(), plugin) {
+			return nil, fmt.Errorf("backend %q: the XLA PJRT plugin %q is not installed (looked in $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla); install it with go-xla's pjrt_installer, or use -backend go", name, plugin)
+		}
+		b, err := xla.New(plugin)
+		if err != nil {
+			return nil, fmt.Errorf("backend %q: %w", name, err)
+		}
+		return &Backend{Compute: b, ID: "xla:" + plugin, Note: note}, nil
+	}
+	return nil, fmt.Errorf("backend %q: want go, xla:cpu, xla:cuda or auto", name)
+}
+
+// MustNewBackend is NewBackend for notebooks: it panics on error.
+func MustNewBackend(name string) *Backend {
+	b, err := NewBackend(name)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func hasPlugin(plugins []string, name string) bool {
+	for _, p := range plugins {
+		if p == name || strings.HasPrefix(p, name+"_") {
+			return true
+		}
+	}
+	return false
+}
+
+// String names the backend and why it was chosen.
+func (b *Backend) String() string {
+	if b.Note == "" {
+		return b.ID
+	}
+	return b.ID + " (" + b.Note + ")"
+}
