@@ -4,7 +4,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 OUT ?= out
 
-.PHONY: demo test test-go fuzz kernel notebook bench image help check-go
+.PHONY: demo test test-go fuzz test-notebooks kernel notebook bench image help check-go
 
 help:
 	@echo "make demo      train the article's CNN on the embedded dataset (no download, no flags)"
@@ -21,7 +21,7 @@ check-go:
 demo: check-go
 	$(GO) run ./cmd/walkthrough -out $(OUT)/demo
 
-test: test-go fuzz
+test: test-go fuzz test-notebooks
 
 test-go: check-go
 	@test -d /usr/share/datasets/fashion-mnist || { echo "missing Fashion-MNIST: apt-get install dataset-fashion-mnist (.ci/run does this)"; exit 1; }
@@ -36,5 +36,19 @@ fuzz: check-go
 	$(GO) test ./lib/data -run '^$$' -fuzz '^FuzzReadIDXLabels$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./lib/data -run '^$$' -fuzz '^FuzzReadCIFAR$$' -fuzztime $(FUZZTIME)
 
-kernel notebook bench image:
+# The kernel: installed for the user by `make kernel`; the tests install their own
+# copy under $(OUT) so they never touch the user's Jupyter setup.
+kernel: check-go
+	kernel/install.sh
+
+notebook: kernel
+	cd notebooks && jupyter notebook
+
+TEST_JUPYTER := $(abspath $(OUT))/test-jupyter
+test-notebooks: check-go
+	JUPYTER_DATA_DIR=$(TEST_JUPYTER) GOPHERDL_HOME=$(abspath $(OUT))/test-gopherdl kernel/install.sh
+	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/test_kernel.py
+	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/run_notebook.py --out $(OUT)/notebooks notebooks/*.ipynb
+
+bench image:
 	@echo "make $@: not available yet in this checkout (see README.md, 'Other entry points')"; exit 1

@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Tests of the installed "Go (gopherdl)" kernel, through Jupyter's own client.
+
+    kernel/test_kernel.py
+
+- a cell that panics shows the panic, and the kernel runs the next cell;
+- an interrupted training cell stops at the next step, keeps its last checkpoint,
+  and says so;
+- timings: the first cell that imports lib, then a warm cell (printed; goals 5 s / 3 s).
+"""
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+from jupyter_client.manager import start_new_kernel
+
+failures = []
+passed = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what)
+    if ok:
+        passed.append(what)
+    else:
+        failures.append(what)
+
+
+def run_cell(kc, code, timeout=300):
+    """Executes code; returns (status, text of all stream/error outputs, seconds)."""
+    start = time.time()
+    msg_id = kc.execute(code)
+    text = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        t, c = msg["msg_type"], msg["content"]
+        if t == "stream":
+            text.append(c["text"])
+        elif t == "error":
+            text.append(c["ename"] + ": " + c["evalue"])
+        elif t in ("display_data", "update_display_data"):
+            text.append(str(c.get("data", {}).get("text/html", ""))[:200])
+        elif t == "status" and c["execution_state"] == "idle":
+            break
+    reply = kc.get_shell_msg(timeout=timeout)
+    return reply["content"]["status"], "".join(text), time.time() - start
+
+
+def main():
+    os.environ.setdefault("GOPHERDL_QUICK", "1")
+    km, kc = start_new_kernel(kernel_name="gopherdl", stderr=open(os.devnull, "w"))
+    ckpt = tempfile.mkdtemp(prefix="gopherdl-kernel-test-")
+    try:
+        status, out, _ = run_cell(kc, "%goworkfix")
+        check(status == "ok", "%goworkfix runs")
+
+        status, out, first = run_cell(kc, 'import (\n\t"fmt"\n\n\t"github.com/gopherdl/gopherdl/lib/data/embedded"\n)\n\n%%\n'
+                                          'train, _ := embedded.MustLoad()\nfmt.Println("images:", train.Len())')
+        check(status == "ok" and "images: 6000" in out, "a cell importing lib runs (%.1fs): %r" % (first, out.strip()[-80:]))
+        status, out, warm = run_cell(kc, '%%\nfmt.Println("warm")')
+        check(status == "ok" and "warm" in out, "a warm cell runs (%.1fs)" % warm)
+        print("timing: first lib cell %.1fs (goal 5s), warm cell %.1fs (goal 3s)" % (first, warm))
+
+        status, out, _ = run_cell(kc, '%%\nvar xs []int\nfmt.Println(xs[3])')
+        check(status == "error" and "index out of range" in out, "a panicking cell reports the panic")
+        status, out, _ = run_cell(kc, '%%\nfmt.Println("still alive")')
+        check(status == "ok" and "still alive" in out, "the kernel runs the next cell after a panic")
+
+        # Interrupt a long training run after its first epoch has been checkpointed.
+        code = '''import (
+	"context"
+	"fmt"
+
+	"github.com/gopherdl/gopherdl/lib/nn"
+	"github.com/gopherdl/gopherdl/lib/train"
+)
+
+%%
+tr, te := embedded.MustLoad()
+cfg := train.DefaultConfig()
+cfg.Epochs = 1000
+cfg.CheckpointDir = "''' + ckpt + '''"
+m := train.New(train.MustNewBackend("go"), nn.Net(10), cfg)
+_, err := m.Fit(context.Background(), tr.Head(640), te.Head(200))
+fmt.Println("fit returned:", err)
+'''
+        def interrupt_after_checkpoint():
+            deadline = time.time() + 240
+            while time.time() < deadline:
+                if any(n.startswith("epoch-") for n in os.listdir(ckpt)):
+                    time.sleep(0.5)
+                    km.interrupt_kernel()
+                    return
+                time.sleep(0.2)
+        threading.Thread(target=interrupt_after_checkpoint, daemon=True).start()
+        status, out, secs = run_cell(kc, code, timeout=300)
+        check("training interrupted" in out and "checkpoint of epoch" in out,
+              "an interrupted training cell stops at the next step and names its checkpoint (%.1fs): %r" % (secs, out.strip()[-200:]))
+        check(any(n.startswith("epoch-") for n in os.listdir(ckpt)), "the last checkpoint is kept")
+        status, out, _ = run_cell(kc, '%%\nfmt.Println("alive after interrupt")')
+        check(status == "ok" and "alive after interrupt" in out, "the kernel runs the next cell after an interrupt")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    print("%d passed, %d failed" % (len(passed), len(failures)))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
