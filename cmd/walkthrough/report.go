@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"sort"
 
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/metrics"
@@ -43,7 +42,7 @@ func writeFigures(out string, m *train.Model, ev *train.Evaluation, test *data.D
 	if err := save("class-scores", f, err); err != nil {
 		return nil, err
 	}
-	wrong := mostConfidentlyWrong(ev, 12)
+	wrong := ev.MostConfidentlyWrong(12)
 	if len(wrong) > 0 {
 		preds := make([]int32, len(wrong))
 		for i, idx := range wrong {
@@ -67,17 +66,4 @@ func writeFigures(out string, m *train.Model, ev *train.Evaluation, test *data.D
 		return nil, err
 	}
 	return paths, nil
-}
-
-// mostConfidentlyWrong returns the indices of up to n misclassified images, the most
-// confident first.
-func mostConfidentlyWrong(ev *train.Evaluation, n int) []int {
-	var idx []int
-	for i := range ev.Labels {
-		if ev.Labels[i] != ev.Predictions[i] {
-			idx = append(idx, i)
-		}
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return ev.Confidence[idx[a]] > ev.Confidence[idx[b]] })
-	return idx[:min(n, len(idx))]
 }

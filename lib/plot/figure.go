@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -86,31 +87,35 @@ func (f *Figure) Save(path string) error {
 	return atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
-// Display shows the figure inline in a GoNB notebook, as SVG; outside a notebook
-// it does nothing. It returns rendering errors.
+// notebookDPI is the resolution of figures shown in notebooks: sharp, and about the
+// width of a notebook column for the wide figures.
+const notebookDPI = 110
+
+// Display shows the figure inline in a GoNB notebook as a PNG image (kept in the
+// saved notebook, shown by code hosts and nbconvert alike); outside a notebook it
+// does nothing. It returns rendering errors.
 func (f *Figure) Display() error {
-	if !gonbui.IsNotebook {
-		return nil
-	}
-	b, err := f.SVG()
-	if err != nil {
-		return err
-	}
-	gonbui.DisplaySVG(string(b))
-	return nil
+	return f.send("")
 }
 
 // Update shows the figure in the notebook block named id, replacing what was there
 // (used for curves that grow while training runs). Outside a notebook it does nothing.
 func (f *Figure) Update(id string) error {
+	return f.send(id)
+}
+
+func (f *Figure) send(id string) error {
 	if !gonbui.IsNotebook {
 		return nil
 	}
-	b, err := f.SVG()
+	b, err := f.PNG(notebookDPI)
 	if err != nil {
 		return err
 	}
-	gonbui.UpdateHTML(id, string(b))
+	gonbui.SendData(&protocol.DisplayData{
+		Data:      map[protocol.MIMEType]any{protocol.MIMEImagePNG: b, protocol.MIMETextPlain: "figure"},
+		DisplayID: id,
+	})
 	return nil
 }
 
@@ -134,4 +139,13 @@ func LiveCurves() func([]train.Epoch) {
 			_ = f.Update(id)
 		}
 	}
+}
+
+// Must returns f, or panics with err: for notebooks, as in
+// plot.Must(plot.ConfusionMatrix(report)).Display().
+func Must(f *Figure, err error) *Figure {
+	if err != nil {
+		panic(err)
+	}
+	return f
 }

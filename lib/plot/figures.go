@@ -5,6 +5,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
@@ -36,7 +37,22 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Y.Label.Text = y
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
+	p.Y.Tick.Marker = exactTicks{}
 	return p
+}
+
+// exactTicks are gonum's default ticks, labelled with their exact value: the default
+// labels round 2.25 to "2.2", next to a real 2.2.
+type exactTicks struct{}
+
+func (exactTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i, t := range ts {
+		if t.Label != "" {
+			ts[i].Label = strconv.FormatFloat(math.Round(t.Value*1e6)/1e6, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 func line(p *plot.Plot, name string, c color.Color, xs, ys []float64, dashed bool) error {
@@ -434,4 +450,49 @@ func Saliency(title string, d *data.Dataset, indices []int, maps [][]float32, pr
 			Tile{Image: upscale(over, 4), Caption: "saliency"})
 	}
 	return ImageGrid(title, tiles, 6)
+}
+
+// Compare draws several training runs side by side: train loss, test (or validation)
+// loss and test accuracy by epoch, one colour per run.
+func Compare(names []string, runs [][]train.Epoch) (*Figure, error) {
+	if len(names) != len(runs) || len(runs) == 0 {
+		return nil, fmt.Errorf("plot.Compare: %d names for %d runs", len(names), len(runs))
+	}
+	colors := []color.Color{blue, vermillon, green, color.RGBA{204, 121, 167, 255}, color.RGBA{230, 159, 0, 255}, grey}
+	trainLoss := newPlot("Train loss", "epoch", "cross-entropy")
+	testLoss := newPlot("Test loss", "epoch", "cross-entropy")
+	acc := newPlot("Test accuracy", "epoch", "accuracy (%)")
+	acc.Legend.Top = false
+	lastEpoch := 1.0
+	for i, h := range runs {
+		if len(h) == 0 {
+			return nil, fmt.Errorf("plot.Compare: run %q has no epochs", names[i])
+		}
+		c := CurvesFromHistory(h)
+		col := colors[i%len(colors)]
+		if err := line(trainLoss, names[i], col, c.Epochs, c.TrainLoss, false); err != nil {
+			return nil, err
+		}
+		if err := line(testLoss, names[i], col, c.Epochs, c.TestLoss, false); err != nil {
+			return nil, err
+		}
+		if err := line(acc, names[i], col, c.Epochs, c.TestAcc, false); err != nil {
+			return nil, err
+		}
+		lastEpoch = math.Max(lastEpoch, c.Epochs[len(c.Epochs)-1])
+	}
+	plots := []*plot.Plot{trainLoss, testLoss, acc}
+	for _, p := range plots {
+		p.X.Tick.Marker = integerTicks{}
+		p.X.Min, p.X.Max = 0.8, lastEpoch+0.2
+	}
+	return &Figure{Width: 27 * vg.Centimeter, Height: 8 * vg.Centimeter, draw: func(dc draw.Canvas) {
+		dc.SetColor(white)
+		dc.Fill(dc.Rectangle.Path())
+		canvases := plot.Align([][]*plot.Plot{plots}, draw.Tiles{Rows: 1, Cols: 3, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2,
+			PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}, dc)
+		for i, p := range plots {
+			p.Draw(canvases[0][i])
+		}
+	}}, nil
 }

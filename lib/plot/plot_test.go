@@ -3,9 +3,11 @@ package plot
 import (
 	"bytes"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,6 +69,17 @@ func TestTrainingCurves(t *testing.T) {
 		}
 	}
 	checkPNG(t, f)
+	seen := map[string]bool{}
+	for _, tk := range (exactTicks{}).Ticks(2.19, 2.34) {
+		if tk.Label == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(tk.Label, 64)
+		if err != nil || math.Abs(v-tk.Value) > 1e-9 || seen[tk.Label] {
+			t.Errorf("tick at %g labelled %q (labels so far %v)", tk.Value, tk.Label, seen)
+		}
+		seen[tk.Label] = true
+	}
 	if _, err := TrainingCurves(nil); err == nil {
 		t.Error("no epochs accepted")
 	}
@@ -182,5 +195,24 @@ func TestSaveBySuffix(t *testing.T) {
 	}
 	if err := f.Save(filepath.Join(dir, "c.gif")); err == nil {
 		t.Error(".gif accepted")
+	}
+}
+
+func TestCompareRuns(t *testing.T) {
+	a := []train.Epoch{{Epoch: 1, TrainLoss: 1, TestLoss: 1.1, TestAccuracy: 0.5, LR: 0.01}, {Epoch: 2, TrainLoss: 0.8, TestLoss: 0.9, TestAccuracy: 0.6, LR: 0.01}}
+	b := []train.Epoch{{Epoch: 1, TrainLoss: 0.9, TestLoss: 1.0, TestAccuracy: 0.55, LR: 0.01}}
+	f, err := Compare([]string{"plain SGD", "momentum 0.9"}, [][]train.Epoch{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := svgText(t, f)
+	for _, want := range []string{"plain SGD", "momentum 0.9", "Test accuracy", "Train loss"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("comparison lacks %q", want)
+		}
+	}
+	checkPNG(t, f)
+	if _, err := Compare([]string{"x"}, nil); err == nil {
+		t.Error("mismatched names accepted")
 	}
 }

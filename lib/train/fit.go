@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"sort"
 	"time"
 
 	"github.com/gomlx/compute/dtypes"
@@ -365,4 +366,17 @@ func (m *Model) Evaluate(d *data.Dataset) (ev *Evaluation, err error) {
 		return nil, fmt.Errorf("evaluating on %q: %w", d.Name, err)
 	}
 	return ev, nil
+}
+
+// MostConfidentlyWrong returns the dataset indices of up to n misclassified images,
+// the most confident prediction first: the errors worth looking at.
+func (ev *Evaluation) MostConfidentlyWrong(n int) []int {
+	var idx []int
+	for i := range ev.Labels {
+		if ev.Labels[i] != ev.Predictions[i] {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ev.Confidence[idx[a]] > ev.Confidence[idx[b]] })
+	return idx[:min(n, len(idx))]
 }

@@ -118,6 +118,12 @@ func TestFitLearnsAndRepeats(t *testing.T) {
 	if ev.Report.Accuracy != h[1].TestAccuracy || math.Abs(ev.Loss-h[1].TestLoss) > 1e-9 || len(ev.Predictions) != te.Len() {
 		t.Errorf("Evaluate gives accuracy %g loss %g, history says %g %g", ev.Report.Accuracy, ev.Loss, h[1].TestAccuracy, h[1].TestLoss)
 	}
+	wrong := ev.MostConfidentlyWrong(5)
+	for i, idx := range wrong {
+		if ev.Labels[idx] == ev.Predictions[idx] || (i > 0 && ev.Confidence[idx] > ev.Confidence[wrong[i-1]]) {
+			t.Errorf("MostConfidentlyWrong %v: image %d is right or out of order", wrong, idx)
+		}
+	}
 	maps, preds, err := m.Saliency(te, []int{0, 1, 2})
 	if err != nil || len(maps) != 3 || len(maps[0]) != 28*28 || len(preds) != 3 {
 		t.Fatalf("saliency: %v", err)
