@@ -50,5 +50,10 @@ test-notebooks: check-go
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/test_kernel.py
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/run_notebook.py --out $(OUT)/notebooks notebooks/*.ipynb
 
-bench image:
-	@echo "make $@: not available yet in this checkout (see README.md, 'Other entry points')"; exit 1
+# Side by side with PyTorch (Debian: apt-get install python3-torch; skipped with a
+# message when torch is missing).
+bench: check-go
+	$(GO) run ./bench
+
+image:
+	@echo "make image: the container image is not built yet in this checkout (docker/ is still to come)"; exit 1

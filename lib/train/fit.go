@@ -176,10 +176,7 @@ func (m *Model) Fit(ctx context.Context, trainDS, testDS *data.Dataset, onEpoch 
 		}
 		m.Norm = &norm
 	}
-	if m.trainer == nil {
-		opt := &SGD{LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay}
-		m.trainer = gomlxtrain.NewTrainer(m.Backend.Compute, m.Store, m.Fn, loss.SparseCategoricalCrossEntropyLogits, opt, nil, nil)
-	}
+	m.ensureTrainer()
 	loader := data.NewLoader(trainDS, cfg.BatchSize, true)
 	loader.Seed, loader.Norm, loader.Augment = cfg.Seed, m.Norm, cfg.Augment
 	sched := cfg.schedule()
@@ -207,13 +204,9 @@ func (m *Model) Fit(ctx context.Context, trainDS, testDS *data.Dataset, onEpoch 
 				return m.History, m.stopped(ErrInterrupted, epoch, step, "")
 			}
 			n := len(b.Indices)
-			out, err := m.trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{b.Images}, Labels: []*tensors.Tensor{b.Labels}})
+			l, err := m.Step(b)
 			if err != nil {
 				return m.History, fmt.Errorf("epoch %d, step %d: %w", epoch+1, step+1, err)
-			}
-			l := scalar(out[0])
-			for _, t := range out {
-				t.FinalizeAll()
 			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				if bar != nil {
@@ -253,6 +246,31 @@ func (m *Model) Fit(ctx context.Context, trainDS, testDS *data.Dataset, onEpoch 
 		}
 	}
 	return m.History, nil
+}
+
+func (m *Model) ensureTrainer() {
+	if m.trainer == nil {
+		c := m.Config
+		opt := &SGD{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}
+		m.trainer = gomlxtrain.NewTrainer(m.Backend.Compute, m.Store, m.Fn, loss.SparseCategoricalCrossEntropyLogits, opt, nil, nil)
+		m.setLR(c.LR)
+	}
+}
+
+// Step runs one training step (forward, loss, backward, SGD update) on a batch and
+// returns the batch's mean loss. The batch's tensors are consumed. Fit calls it for
+// every batch; benchmarks call it directly.
+func (m *Model) Step(b data.Batch) (float64, error) {
+	m.ensureTrainer()
+	out, err := m.trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{b.Images}, Labels: []*tensors.Tensor{b.Labels}})
+	if err != nil {
+		return 0, err
+	}
+	l := scalar(out[0])
+	for _, t := range out {
+		t.FinalizeAll()
+	}
+	return l, nil
 }
 
 func (m *Model) stopped(kind error, epoch, step int, why string) error {
