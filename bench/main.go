@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -172,8 +173,16 @@ func compare(shapes []string, batch, steps, rounds int, backend, python, peer st
 	if torchErr != nil {
 		fmt.Printf("PyTorch side skipped: %s cannot import torch (Debian: apt-get install python3-torch)\n", python)
 	}
-	fmt.Printf("gopherdl (GOEXPERIMENT=%s, %d CPUs) vs PyTorch (2 threads); batch %d, %d timed steps, median of %d alternating rounds\n\n",
-		os.Getenv("GOEXPERIMENT"), runtime.NumCPU(), batch, steps, rounds)
+	experiment := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, st := range bi.Settings {
+			if st.Key == "GOEXPERIMENT" {
+				experiment = st.Value
+			}
+		}
+	}
+	fmt.Printf("gopherdl (built with GOEXPERIMENT=%s, %d CPUs) vs PyTorch (2 threads); batch %d, %d timed steps, median of %d alternating rounds\n\n",
+		experiment, runtime.NumCPU(), batch, steps, rounds)
 	fmt.Printf("%-8s | %21s | %21s | %19s\n", "", "train images/s", "eval images/s", "peak RSS MB")
 	fmt.Printf("%-8s | %6s %6s %7s | %6s %6s %7s | %5s %5s %7s\n", "shape", "go", "torch", "go/pt", "go", "torch", "go/pt", "go", "torch", "go/pt")
 	for _, shape := range shapes {

@@ -68,6 +68,7 @@ func run(args []string, stdout io.Writer) error {
 	backendFlag := fs.String("backend", "auto", "go, xla:cpu, xla:cuda or auto (XLA when its plugin is installed, else go)")
 	fresh := fs.Bool("fresh", false, "start over instead of resuming from the checkpoints in -out")
 	augment := fs.Bool("augment", false, "random crops (padding 2) and horizontal flips while training")
+	normalize := fs.Bool("normalize", false, "standardise each channel with the training set's mean and std (the article only scales pixels to [0, 1])")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprint(stdout, summary)
 
 	cfg := train.Config{Epochs: *epochs, BatchSize: *batch, LR: *lr, Momentum: *momentum, WeightDecay: *wd,
-		StepSize: *stepSize, Gamma: *gamma, Seed: *seed, Normalize: true, Log: stdout,
+		StepSize: *stepSize, Gamma: *gamma, Seed: *seed, Normalize: *normalize, Log: stdout,
 		CheckpointDir: filepath.Join(*out, "checkpoints")}
 	if *augment {
 		cfg.Augment = &data.Augmentation{CropPadding: 2, HorizontalFlip: true}

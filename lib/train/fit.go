@@ -54,9 +54,10 @@ type Config struct {
 }
 
 // DefaultConfig is the article's setup: 10 epochs, batch 64, SGD lr 0.01 without
-// momentum, StepLR(step_size=7, gamma=0.1), seed 1, inputs normalised.
+// momentum, StepLR(step_size=7, gamma=0.1), seed 1, pixels scaled to [0, 1] as
+// ToTensor does (set Normalize to also standardise each channel).
 func DefaultConfig() Config {
-	return Config{Epochs: 10, BatchSize: 64, LR: 0.01, StepSize: 7, Gamma: 0.1, Seed: 1, Normalize: true}
+	return Config{Epochs: 10, BatchSize: 64, LR: 0.01, StepSize: 7, Gamma: 0.1, Seed: 1}
 }
 
 func (c Config) schedule() Schedule {

@@ -85,7 +85,7 @@ func small(t testing.TB) (*data.Dataset, *data.Dataset) {
 func quickConfig(epochs int) Config {
 	cfg := DefaultConfig()
 	cfg.Epochs = epochs
-	cfg.LR, cfg.Momentum = 0.05, 0.9
+	cfg.LR, cfg.Momentum, cfg.Normalize = 0.05, 0.9, true
 	cfg.Quiet = true
 	return cfg
 }
