@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the CPU image (XLA off: offline) and tests it: JupyterLab answers on 127.0.0.1
+# with the token and refuses without it, the health check passes, and notebook 1 runs
+# inside the container through its kernel. Prints the image size and the kernel's
+# first-cell and warm-cell times.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${GOPHERDL_IMAGE_WORK:-/var/tmp/gopherdl-image}
+export CONTAINERS_STORAGE_CONF=$work/storage.conf CONTAINERS_CONF=$work/containers.conf
+tag=gopherdl:cpu-test
+start=$(date +%s)
+XLA=0 TAG=$tag "$repo/docker/build.sh" cpu
+echo "image built in $(( $(date +%s) - start ))s"
+
+port=8888
+token=gopherdl-test-$RANDOM$RANDOM
+if python3 -c "import socket; s=socket.socket(); s.settimeout(1); exit(0 if s.connect_ex(('127.0.0.1', $port)) == 0 else 1)"; then
+  echo "docker/test.sh: port $port is busy on this machine" >&2; exit 1
+fi
+cid=$(podman run -d --rm --network host -e JUPYTER_TOKEN="$token" "$tag")
+trap 'podman logs "$cid" > "$work/container.log" 2>&1 || true; podman rm -f "$cid" >/dev/null 2>&1 || true' EXIT
+fail() { echo "FAIL $*"; podman logs "$cid" 2>&1 | tail -20; exit 1; }
+
+status() { python3 - "$1" <<'PY'
+import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print(0)
+PY
+}
+for i in $(seq 1 60); do
+  [ "$(status "http://127.0.0.1:$port/api")" = 200 ] && break
+  sleep 1
+done
+[ "$(status "http://127.0.0.1:$port/api")" = 200 ] || fail "JupyterLab did not answer on 127.0.0.1:$port"
+echo "ok   JupyterLab answers on 127.0.0.1:$port"
+code=$(status "http://127.0.0.1:$port/api/contents?token=$token")
+[ "$code" = 200 ] || fail "with the token: HTTP $code, want 200"
+echo "ok   the token opens the notebooks (HTTP 200)"
+code=$(status "http://127.0.0.1:$port/api/contents")
+[ "$code" = 403 ] || fail "without the token: HTTP $code, want 403"
+echo "ok   without the token: HTTP 403"
+code=$(status "http://127.0.0.1:$port/api/contents/index.ipynb?token=$token")
+[ "$code" = 200 ] || fail "the tutorial index: HTTP $code"
+echo "ok   the tutorial index is served"
+podman healthcheck run "$cid" >/dev/null 2>&1 && echo "ok   health check" || fail "health check"
+
+podman exec "$cid" /usr/bin/python3 kernel/test_kernel.py || fail "kernel tests inside the container"
+podman exec "$cid" /usr/bin/python3 kernel/run_notebook.py --out /tmp/nb notebooks/01-data.ipynb || fail "notebook 1 inside the container"
+echo "image size: $(podman image inspect "$tag" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
+echo "docker/test.sh: all checks passed in $(( $(date +%s) - start ))s"

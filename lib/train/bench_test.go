@@ -1,0 +1,51 @@
+package train
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/nn"
+)
+
+// BenchmarkTrainStep times one SGD step of the article's CNN, batch 64, on the pure-Go
+// backend, and reports images/s. Profile it with
+//
+//	GOEXPERIMENT=simd go test ./lib/train -run '^$' -bench TrainStep/3x32x32 -cpuprofile cpu.prof
+func BenchmarkTrainStep(b *testing.B) {
+	for _, s := range []struct{ c, h, w int }{{3, 32, 32}, {1, 28, 28}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.c, s.h, s.w), func(b *testing.B) {
+			const batch = 64
+			n := batch * 4
+			ds := &data.Dataset{Name: "random", Height: s.h, Width: s.w, Channels: s.c, Classes: data.CIFAR10Classes,
+				Pixels: make([]uint8, n*s.h*s.w*s.c), Labels: make([]int32, n)}
+			for i := range ds.Pixels {
+				ds.Pixels[i] = uint8(i * 31)
+			}
+			cfg := DefaultConfig()
+			cfg.Quiet = true
+			m := New(goBackend(b), nn.Net(10), cfg)
+			if err := m.bind(ds); err != nil {
+				b.Fatal(err)
+			}
+			loader := data.NewLoader(ds, batch, true)
+			step := func() {
+				for batch, err := range loader.Batches() {
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := m.Step(batch); err != nil {
+						b.Fatal(err)
+					}
+					return
+				}
+			}
+			step() // compile
+			b.ResetTimer()
+			for range b.N {
+				step()
+			}
+			b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "images/s")
+		})
+	}
+}
