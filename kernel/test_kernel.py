@@ -10,6 +10,7 @@
 """
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,8 +52,26 @@ def run_cell(kc, code, timeout=300):
     return reply["content"]["status"], "".join(text), time.time() - start
 
 
+def installer_messages():
+    """kernel/install.sh names the problem when Go is missing or too old."""
+    install = os.path.join(os.path.dirname(os.path.abspath(__file__)), "install.sh")
+    stub = tempfile.mkdtemp(prefix="gopherdl-stub-")
+    try:
+        env = dict(os.environ, PATH=stub + ":/usr/bin:/bin", JUPYTER_DATA_DIR=stub + "/jupyter", GOPHERDL_HOME=stub + "/home")
+        r = subprocess.run(["bash", install], env=env, capture_output=True, text=True)
+        check(r.returncode != 0 and "Go is missing: install Go 1.26" in r.stderr, "install.sh without Go says so: %r" % r.stderr.strip())
+        with open(os.path.join(stub, "go"), "w") as f:
+            f.write("#!/bin/sh\n[ \"$1 $2\" = \"env GOVERSION\" ] && echo go1.21.5\n")
+        os.chmod(os.path.join(stub, "go"), 0o755)
+        r = subprocess.run(["bash", install], env=env, capture_output=True, text=True)
+        check(r.returncode != 0 and "Go 1.21.5 is too old" in r.stderr, "install.sh with Go 1.21 says it is too old: %r" % r.stderr.strip())
+    finally:
+        shutil.rmtree(stub, ignore_errors=True)
+
+
 def main():
     os.environ.setdefault("GOPHERDL_QUICK", "1")
+    installer_messages()
     km, kc = start_new_kernel(kernel_name="gopherdl", stderr=open(os.devnull, "w"))
     ckpt = tempfile.mkdtemp(prefix="gopherdl-kernel-test-")
     try:
