@@ -4,7 +4,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 OUT ?= out
 
-.PHONY: demo test test-go fuzz test-notebooks kernel notebook bench image help check-go
+.PHONY: demo test test-go fuzz test-notebooks test-image kernel notebook bench image help check-go
 
 help:
 	@echo "make demo      train the article's CNN on the embedded dataset (no download, no flags)"
@@ -42,7 +42,7 @@ kernel: check-go
 	kernel/install.sh
 
 notebook: kernel
-	cd notebooks && jupyter notebook
+	cd notebooks && if command -v jupyter-lab >/dev/null; then jupyter-lab; else jupyter-notebook; fi
 
 TEST_JUPYTER := $(abspath $(OUT))/test-jupyter
 test-notebooks: check-go
@@ -55,5 +55,10 @@ test-notebooks: check-go
 bench: check-go
 	$(GO) run ./bench
 
+# The CPU image (TARGET=cuda for the CUDA one); XLA=0 for an offline build.
+TARGET ?= cpu
 image:
-	@echo "make image: the container image is not built yet in this checkout (docker/ is still to come)"; exit 1
+	docker/build.sh $(TARGET)
+
+test-image:
+	docker/test.sh

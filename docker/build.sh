@@ -71,7 +71,7 @@ if ! podman image exists docker.io/library/debian:trixie; then
   rm -f "$work/base.tar"
 fi
 
-buildah bud --isolation chroot --pull=never --network host --layers \
+buildah bud --isolation chroot --pull=never --network host --layers --format docker \
   --build-arg XLA="$xla" --build-arg GOPROXY="$goproxy" \
   --target "$target" -f "$repo/docker/Dockerfile" -t "$tag" "$repo"
 echo "built $tag ($(podman image inspect "$tag" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}'))"

@@ -23,6 +23,7 @@ die() { printf 'kernel install: %s\n' "$*" >&2; exit 1; }
 jupyter_data_dir() {
   if [ -n "${JUPYTER_DATA_DIR:-}" ]; then echo "$JUPYTER_DATA_DIR"; return; fi
   if command -v jupyter >/dev/null; then jupyter --data-dir; return; fi
+  if python3 -c 'import jupyter_core' 2>/dev/null; then python3 -c 'import jupyter_core.paths as p; print(p.jupyter_data_dir())'; return; fi
   echo "${XDG_DATA_HOME:-$HOME/.local/share}/jupyter"
 }
 spec_dir="$(jupyter_data_dir)/kernels/$name"
@@ -41,8 +42,12 @@ if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 26 ]; }; then
   die "Go $gov is too old: install Go 1.26 or newer (https://go.dev/dl)"
 fi
 
-# Jupyter (and nbconvert/nbclient for headless runs).
-if ! command -v jupyter >/dev/null || ! /usr/bin/env python3 -c 'import nbclient' 2>/dev/null && ! /usr/bin/python3 -c 'import nbclient' 2>/dev/null; then
+# Jupyter (and nbclient for headless runs).
+has_jupyter() {
+  { command -v jupyter || command -v jupyter-lab || command -v jupyter-notebook; } >/dev/null 2>&1 \
+    && { python3 -c 'import nbclient' 2>/dev/null || /usr/bin/python3 -c 'import nbclient' 2>/dev/null; }
+}
+if ! has_jupyter; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     say "installing Jupyter from Debian's packages (jupyter-notebook, python3-nbconvert)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jupyter-notebook python3-nbconvert >/dev/null \

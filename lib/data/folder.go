@@ -143,11 +143,10 @@ func decodeFile(path string) (image.Image, error) {
 		return nil, fmt.Errorf("loading image: %w", err)
 	}
 	defer f.Close()
-	img, format, err := image.Decode(f)
+	img, _, err := image.Decode(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a valid image (%s): %w", path, strings.TrimPrefix(filepath.Ext(path), "."), err)
 	}
-	_ = format
 	return img, nil
 }
 

@@ -282,9 +282,10 @@ func (m *Model) stopped(kind error, epoch, step int, why string) error {
 	if m.Config.CheckpointDir != "" && len(m.History) > 0 {
 		msg += fmt.Sprintf("; the checkpoint of epoch %d is kept in %s", len(m.History), m.Config.CheckpointDir)
 	}
-	return fmt.Errorf("%w", wrapped{kind, msg})
+	return wrapped{kind, msg}
 }
 
+// wrapped is an error with its own message that still matches kind with errors.Is.
 type wrapped struct {
 	kind error
 	msg  string
