@@ -21,7 +21,7 @@ check-go:
 demo: check-go
 	$(GO) run ./cmd/walkthrough -out $(OUT)/demo
 
-test: test-go fuzz test-notebooks
+test: test-go fuzz test-notebooks test-image
 
 test-go: check-go
 	@test -d /usr/share/datasets/fashion-mnist || { echo "missing Fashion-MNIST: apt-get install dataset-fashion-mnist (.ci/run does this)"; exit 1; }
@@ -60,5 +60,7 @@ TARGET ?= cpu
 image:
 	docker/build.sh $(TARGET)
 
+# Builds the CPU image offline (XLA=0) and checks it: with a Docker engine, or as root
+# with buildah/podman (installed by docker/build.sh on Debian).
 test-image:
 	docker/test.sh
