@@ -23,7 +23,7 @@ die() { printf 'kernel install: %s\n' "$*" >&2; exit 1; }
 jupyter_data_dir() {
   if [ -n "${JUPYTER_DATA_DIR:-}" ]; then echo "$JUPYTER_DATA_DIR"; return; fi
   if command -v jupyter >/dev/null; then jupyter --data-dir; return; fi
-  if python3 -c 'import jupyter_core' 2>/dev/null; then python3 -c 'import jupyter_core.paths as p; print(p.jupyter_data_dir())'; return; fi
+  if python3 -c 'import jupyter_core' 2>/dev/null; then python3 -W ignore -c 'import jupyter_core.paths as p; print(p.jupyter_data_dir())'; return; fi
   echo "${XDG_DATA_HOME:-$HOME/.local/share}/jupyter"
 }
 spec_dir="$(jupyter_data_dir)/kernels/$name"
