@@ -148,16 +148,21 @@ func CurvesFigure(c Curves) (*Figure, error) {
 		p.X.Tick.Marker = integerTicks{}
 		p.X.Min, p.X.Max = c.Epochs[0]-0.2, c.Epochs[len(c.Epochs)-1]+0.2
 	}
-	plots := [][]*plot.Plot{{loss, acc, lr}}
+	return panels(loss, acc, lr), nil
+}
+
+// panels lays plots out side by side, aligned, on a wide white figure.
+func panels(plots ...*plot.Plot) *Figure {
+	row := [][]*plot.Plot{plots}
 	return &Figure{Width: 27 * vg.Centimeter, Height: 8 * vg.Centimeter, draw: func(dc draw.Canvas) {
 		dc.SetColor(white)
 		dc.Fill(dc.Rectangle.Path())
-		canvases := plot.Align(plots, draw.Tiles{Rows: 1, Cols: 3, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2,
+		canvases := plot.Align(row, draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2,
 			PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}, dc)
-		for i, p := range plots[0] {
+		for i, p := range plots {
 			p.Draw(canvases[0][i])
 		}
-	}}, nil
+	}}
 }
 
 // integerTicks puts ticks on whole epochs only.
@@ -486,13 +491,5 @@ func Compare(names []string, runs [][]train.Epoch) (*Figure, error) {
 		p.X.Tick.Marker = integerTicks{}
 		p.X.Min, p.X.Max = 0.8, lastEpoch+0.2
 	}
-	return &Figure{Width: 27 * vg.Centimeter, Height: 8 * vg.Centimeter, draw: func(dc draw.Canvas) {
-		dc.SetColor(white)
-		dc.Fill(dc.Rectangle.Path())
-		canvases := plot.Align([][]*plot.Plot{plots}, draw.Tiles{Rows: 1, Cols: 3, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2,
-			PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}, dc)
-		for i, p := range plots {
-			p.Draw(canvases[0][i])
-		}
-	}}, nil
+	return panels(plots...), nil
 }
