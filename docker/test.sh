@@ -54,6 +54,19 @@ ok "without the token: HTTP 403"
 code=$(status "http://127.0.0.1:$port/api/contents/index.ipynb?token=$token")
 [ "$code" = 200 ] || fail "the tutorial index: HTTP $code"
 ok "the tutorial index is served"
+landing=$(python3 - "http://127.0.0.1:$port/?token=$token" <<'PY'
+import sys, urllib.request
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+try:
+    urllib.request.build_opener(NoRedirect).open(sys.argv[1], timeout=5)
+    print("no redirect")
+except urllib.error.HTTPError as e:
+    print(e.headers.get("Location", ""))
+PY
+)
+case "$landing" in *"/lab/tree/index.ipynb"*) ok "the root URL opens the tutorial index ($landing)";; *) fail "the root URL leads to '$landing', want /lab/tree/index.ipynb";; esac
 # The image's HEALTHCHECK command, run where the engine would run it.
 hc=$($engine image inspect "$tag" --format '{{json .Config.Healthcheck.Test}}')
 case "$hc" in *"/api"*) ;; *) fail "the image has no HEALTHCHECK on /api: $hc" ;; esac
