@@ -1,0 +1,42 @@
+package train_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/nn"
+	"github.com/gopherdl/gopherdl/lib/progress"
+	"github.com/gopherdl/gopherdl/lib/train"
+)
+
+// Train the article's CNN with the article's SGD and StepLR, then evaluate it.
+func ExampleModel_Fit() {
+	progress.Quiet = true
+	trainDS, testDS := embedded.MustLoad()
+
+	cfg := train.DefaultConfig() // SGD lr 0.01, StepLR(7, 0.1), batch 64, seed 1
+	cfg.Epochs = 2
+	cfg.Momentum = 0.9
+	cfg.Quiet = true
+	m := train.New(train.MustNewBackend("go"), nn.Net(10), cfg)
+	history, err := m.Fit(context.Background(), trainDS.Head(1280), testDS)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ev, err := m.Evaluate(testDS)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("epochs:", len(history))
+	fmt.Println("loss fell:", history[1].TrainLoss < history[0].TrainLoss)
+	fmt.Println("better than chance:", ev.Report.Accuracy > 0.3)
+	fmt.Println("confusion matrix rows:", len(ev.Report.Confusion))
+	// Output:
+	// epochs: 2
+	// loss fell: true
+	// better than chance: true
+	// confusion matrix rows: 10
+}
