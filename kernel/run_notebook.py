@@ -50,6 +50,11 @@ def run(path, args):
     elapsed = time.time() - start
     if args.inplace:
         target = path
+        # %goworkfix only reports this machine's checkout path: keep it out of the
+        # committed notebooks.
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.strip() == "%goworkfix":
+                cell.outputs = []
     else:
         os.makedirs(args.out, exist_ok=True)
         target = os.path.join(args.out, os.path.basename(path))
