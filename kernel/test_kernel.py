@@ -125,7 +125,7 @@ fmt.Println("fit returned:", err)
         check(status == "ok" and "alive after interrupt" in out, "the kernel runs the next cell after an interrupt")
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel(now=False)
         shutil.rmtree(ckpt, ignore_errors=True)
     print("%d passed, %d failed" % (len(passed), len(failures)))
     sys.exit(1 if failures else 0)
