@@ -188,9 +188,7 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 		bar.Add(have)
 	}
 	_, err = io.Copy(out, &countingReader{resp.Body, bar})
-	if bar != nil {
-		bar.Done()
-	}
+	bar.Done()
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -211,9 +209,7 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if c.bar != nil {
-		c.bar.Add(int64(n))
-	}
+	c.bar.Add(int64(n))
 	return n, err
 }
 

@@ -57,8 +57,12 @@ func NewWriter(w io.Writer, title string, total int64, unit string) *Bar {
 	return b
 }
 
-// Add advances the bar by n units.
+// Add advances the bar by n units. Add, SetSuffix and Done do nothing on a nil *Bar,
+// so callers that draw no bar need no checks.
 func (b *Bar) Add(n int64) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.n += n
@@ -67,6 +71,9 @@ func (b *Bar) Add(n int64) {
 
 // SetSuffix sets text shown after the rate, such as the running loss.
 func (b *Bar) SetSuffix(s string) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.suffix = s
@@ -89,6 +96,9 @@ func (b *Bar) rate() float64 {
 
 // Done draws the final state and ends the line.
 func (b *Bar) Done() {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.done {

@@ -23,3 +23,10 @@ func TestBarShowsCountRateAndETA(t *testing.T) {
 		t.Errorf("finished bar %q, output %q: want 100%% and a final newline", b.Text(), buf.String())
 	}
 }
+
+func TestNilBarIsSilent(t *testing.T) {
+	var b *Bar
+	b.Add(3)
+	b.SetSuffix("x")
+	b.Done()
+}

@@ -104,30 +104,31 @@ func LatestCheckpoint(dir string) string {
 	return filepath.Join(dir, epochs[len(epochs)-1])
 }
 
-// restore loads the newest checkpoint of dir into m; it reports whether there was one.
-func (m *Model) restore(dir string) (bool, error) {
+// restore loads the newest checkpoint of dir into m and returns its state, or nil
+// when dir holds no checkpoint.
+func (m *Model) restore(dir string) (*state, error) {
 	latest := LatestCheckpoint(dir)
 	if latest == "" {
-		return false, nil
+		return nil, nil
 	}
 	b, err := os.ReadFile(filepath.Join(latest, stateFile))
 	if err != nil {
-		return false, fmt.Errorf("resuming from %s: %w", latest, err)
+		return nil, fmt.Errorf("resuming from %s: %w", latest, err)
 	}
 	var st state
 	if err := json.Unmarshal(b, &st); err != nil {
-		return false, fmt.Errorf("resuming from %s: %s: %w", latest, stateFile, err)
+		return nil, fmt.Errorf("resuming from %s: %s: %w", latest, stateFile, err)
 	}
 	if m.Classes != nil && (st.Height != m.Height || st.Width != m.Width || st.Channels != m.Channels || len(st.Classes) != len(m.Classes)) {
-		return false, fmt.Errorf("resuming from %s: it holds a model of %dx%dx%d images in %d classes; the data has %dx%dx%d in %d classes (use another checkpoint folder)",
+		return nil, fmt.Errorf("resuming from %s: it holds a model of %dx%dx%d images in %d classes; the data has %dx%dx%d in %d classes (use another checkpoint folder)",
 			latest, st.Channels, st.Height, st.Width, len(st.Classes), m.Channels, m.Height, m.Width, len(m.Classes))
 	}
 	if _, err := checkpoint.Load(m.Store).Dir(latest).Immediate().Done(); err != nil {
-		return false, fmt.Errorf("resuming from %s: %w", latest, err)
+		return nil, fmt.Errorf("resuming from %s: %w", latest, err)
 	}
 	m.Classes, m.Height, m.Width, m.Channels = st.Classes, st.Height, st.Width, st.Channels
 	m.Norm, m.History = st.Norm, st.History
-	return true, nil
+	return &st, nil
 }
 
 // Load returns the model saved in dir's newest checkpoint, ready to evaluate or to
@@ -135,18 +136,14 @@ func (m *Model) restore(dir string) (bool, error) {
 // it was trained with.
 func Load(backend *Backend, fn nn.ModelFn, dir string) (*Model, error) {
 	m := &Model{Backend: backend, Store: model.NewStore(), Fn: fn}
-	ok, err := m.restore(dir)
+	st, err := m.restore(dir)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if st == nil {
 		return nil, fmt.Errorf("loading a model: no checkpoint (epoch-NNNN folder) in %s", dir)
 	}
-	b, _ := os.ReadFile(filepath.Join(LatestCheckpoint(dir), stateFile))
-	var st state
-	if err := json.Unmarshal(b, &st); err == nil {
-		m.Config = st.Config
-	}
+	m.Config = st.Config
 	m.Config.CheckpointDir = dir
 	return m, nil
 }

@@ -89,7 +89,7 @@ type Model struct {
 
 	Classes                 []string
 	Height, Width, Channels int
-	Norm                    *data.Normalization
+	Norm                    *data.Normalization // nil: pixels scaled to [0, 1] only
 	History                 []Epoch
 
 	trainer  *gomlxtrain.Trainer
@@ -161,20 +161,14 @@ func (m *Model) Fit(ctx context.Context, trainDS, testDS *data.Dataset, onEpoch 
 	defer stop()
 
 	if cfg.CheckpointDir != "" {
-		if ok, err := m.restore(cfg.CheckpointDir); err != nil {
+		if st, err := m.restore(cfg.CheckpointDir); err != nil {
 			return m.History, err
-		} else if ok {
+		} else if st != nil {
 			m.logf("resuming from %s after epoch %d\n", cfg.CheckpointDir, len(m.History))
 		}
 	}
-	if m.Norm == nil {
-		norm := data.Normalization{Mean: make([]float32, m.Channels), Std: make([]float32, m.Channels)}
-		for c := range norm.Std {
-			norm.Std[c] = 1
-		}
-		if cfg.Normalize {
-			norm = data.ComputeNormalization(trainDS)
-		}
+	if m.Norm == nil && cfg.Normalize {
+		norm := data.ComputeNormalization(trainDS)
 		m.Norm = &norm
 	}
 	m.ensureTrainer()
@@ -197,9 +191,7 @@ func (m *Model) Fit(ctx context.Context, trainDS, testDS *data.Dataset, onEpoch 
 				return m.History, err
 			}
 			if ctx.Err() != nil {
-				if bar != nil {
-					bar.Done()
-				}
+				bar.Done()
 				b.Images.FinalizeAll()
 				b.Labels.FinalizeAll()
 				return m.History, m.stopped(ErrInterrupted, epoch, step, "")
@@ -210,23 +202,17 @@ func (m *Model) Fit(ctx context.Context, trainDS, testDS *data.Dataset, onEpoch 
 				return m.History, fmt.Errorf("epoch %d, step %d: %w", epoch+1, step+1, err)
 			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
-				if bar != nil {
-					bar.Done()
-				}
+				bar.Done()
 				return m.History, m.stopped(ErrDiverged, epoch, step, fmt.Sprintf("the loss is %g; lower the learning rate (now %g)", l, lr))
 			}
 			sum += l * float64(n)
 			seen += n
 			step++
-			if bar != nil {
-				bar.SetSuffix(fmt.Sprintf("loss %.4f", sum/float64(seen)))
-				bar.Add(int64(n))
-			}
+			bar.SetSuffix(fmt.Sprintf("loss %.4f", sum/float64(seen)))
+			bar.Add(int64(n))
 		}
 		trainSecs := time.Since(start).Seconds()
-		if bar != nil {
-			bar.Done()
-		}
+		bar.Done()
 		ev, err := m.Evaluate(testDS)
 		if err != nil {
 			return m.History, err
