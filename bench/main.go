@@ -78,14 +78,7 @@ func goSide(shape string, batch, steps int, backendName string) error {
 		return err
 	}
 	n := batch * 8
-	ds := &data.Dataset{Name: "random", Height: h, Width: w, Channels: c, Classes: data.CIFAR10Classes,
-		Pixels: make([]uint8, n*h*w*c), Labels: make([]int32, n)}
-	for i := range ds.Pixels {
-		ds.Pixels[i] = uint8(i * 7919 >> 3)
-	}
-	for i := range ds.Labels {
-		ds.Labels[i] = int32(i % 10)
-	}
+	ds := data.Synthetic(n, h, w, c, data.CIFAR10Classes)
 	cfg := train.DefaultConfig()
 	cfg.BatchSize, cfg.Quiet = batch, true
 	m := train.New(backend, nn.Net(10), cfg)

@@ -414,3 +414,16 @@ func gzipBytes(b []byte) []byte {
 	gz.Close()
 	return buf.Bytes()
 }
+
+func TestSynthetic(t *testing.T) {
+	d := Synthetic(25, 4, 2, 3, DigitClasses[:4])
+	if err := d.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 25 || d.ImageSize() != 24 || !slices.Equal(d.ClassCounts(), []int{7, 6, 6, 6}) {
+		t.Errorf("%d images of %d bytes, class counts %v", d.Len(), d.ImageSize(), d.ClassCounts())
+	}
+	if !bytes.Equal(d.Pixels, Synthetic(25, 4, 2, 3, DigitClasses[:4]).Pixels) {
+		t.Error("two calls gave different pixels")
+	}
+}

@@ -156,3 +156,19 @@ func (d *Dataset) String() string {
 	}
 	return s
 }
+
+// Synthetic returns n images of height x width x channels with fixed pseudo-random
+// pixels and labels cycling through the classes: data for benchmarks and tests, where
+// what is measured does not depend on the pictures.
+func Synthetic(n, height, width, channels int, classes []string) *Dataset {
+	d := &Dataset{Name: "synthetic", Height: height, Width: width, Channels: channels, Classes: classes,
+		Pixels: make([]uint8, n*height*width*channels), Labels: make([]int32, n)}
+	r := rand.New(rand.NewPCG(uint64(n), 0x5717))
+	for i := range d.Pixels {
+		d.Pixels[i] = uint8(r.Uint32())
+	}
+	for i := range d.Labels {
+		d.Labels[i] = int32(i % len(classes))
+	}
+	return d
+}

@@ -16,12 +16,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	for _, s := range []struct{ c, h, w int }{{3, 32, 32}, {1, 28, 28}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", s.c, s.h, s.w), func(b *testing.B) {
 			const batch = 64
-			n := batch * 4
-			ds := &data.Dataset{Name: "random", Height: s.h, Width: s.w, Channels: s.c, Classes: data.CIFAR10Classes,
-				Pixels: make([]uint8, n*s.h*s.w*s.c), Labels: make([]int32, n)}
-			for i := range ds.Pixels {
-				ds.Pixels[i] = uint8(i * 31)
-			}
+			ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
 			cfg := DefaultConfig()
 			cfg.Quiet = true
 			m := New(goBackend(b), nn.Net(10), cfg)
