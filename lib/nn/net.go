@@ -34,5 +34,25 @@ func Net(classes int) ModelFn {
 
 // ReLU is max(x, 0).
 func ReLU(x *graph.Node) *graph.Node {
-	return record(activation.Relu(x), "relu")
+	y := activation.Relu(x)
+	if x.Rank() == 4 {
+		g := x.Graph()
+		m, _ := g.State(reluInputsKey{}).(map[*graph.Node]*graph.Node)
+		if m == nil {
+			m = map[*graph.Node]*graph.Node{}
+			g.AttachState(reluInputsKey{}, m)
+		}
+		m[y] = x
+	}
+	return record(y, "relu")
+}
+
+// reluInputsKey keys the graph state mapping ReLU outputs to their inputs, which
+// MaxPool2x2 uses to run ReLU after pooling.
+type reluInputsKey struct{}
+
+// reluInput returns the input of x when x is the output of ReLU, else nil.
+func reluInput(x *graph.Node) *graph.Node {
+	m, _ := x.Graph().State(reluInputsKey{}).(map[*graph.Node]*graph.Node)
+	return m[x]
 }
