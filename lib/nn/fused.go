@@ -72,7 +72,7 @@ func conv2DFused(x, weights, biases *graph.Node, kernel int) *graph.Node {
 	f := biases.Shape().Dimensions[0]
 	n, k := b*h*w, kernel*kernel*c
 	pad := kernel / 2
-	var cols, wAug *graph.Node
+	var cols, colsT, wAug *graph.Node
 	return withGradient([]*graph.Node{x, weights, biases},
 		func(in []*graph.Node, link *graph.Node) *graph.Node {
 			g := x.Graph()
@@ -85,6 +85,12 @@ func conv2DFused(x, weights, biases *graph.Node, kernel int) *graph.Node {
 			ones := graph.Ones(g, shapes.Make(x.DType(), b, h, w, 1))
 			views := append(patchViews(xp, h, w, kernel), ones)
 			cols = graph.Reshape(graph.Concatenate(views, -1), n, k+1)
+			if f > k+1 {
+				// Few input channels (the images): the weight gradient needs colsᵀ.
+				// Built channels first, it is one concatenation of whole planes, cheaper
+				// than transposing cols; only the gradient uses it.
+				colsT = patchesChannelsFirst(xp, h, w, kernel)
+			}
 			bias := graph.Add(in[2], link)
 			wAug = graph.Concatenate([]*graph.Node{graph.Reshape(in[1], k, f), graph.Reshape(bias, 1, f)}, 0)
 			return graph.Reshape(graph.MatMul(cols, wAug), b, h, w, f)
@@ -97,7 +103,7 @@ func conv2DFused(x, weights, biases *graph.Node, kernel int) *graph.Node {
 				dwAug = graph.Transpose(graph.MatMul(graph.Transpose(dy, 0, 1), cols), 0, 1)
 			} else {
 				// [k+1, n]·[n, f] -> [k+1, f].
-				dwAug = graph.MatMul(graph.Transpose(cols, 0, 1), dy)
+				dwAug = graph.MatMul(colsT, dy)
 			}
 			dw := graph.Reshape(graph.Slice(dwAug, graph.AxisRange(0, k)), kernel, kernel, c, f)
 			db := graph.Reshape(graph.Slice(dwAug, graph.AxisRange(k, k+1)), f)
@@ -150,6 +156,27 @@ func patchViews(xp *graph.Node, h, w, kernel int) []*graph.Node {
 	return views
 }
 
+// patchesChannelsFirst returns the transposed im2col matrix with its row of ones,
+// [k*k*c+1, b*h*w], of xp ([b, h+2p, w+2p, c], already padded).
+func patchesChannelsFirst(xp *graph.Node, h, w, kernel int) *graph.Node {
+	d := xp.Shape().Dimensions
+	b, hp, wp, c := d[0], d[1], d[2], d[3]
+	if c == 1 {
+		xp = graph.Reshape(xp, 1, b, hp, wp)
+	} else {
+		xp = graph.TransposeAllAxes(xp, 3, 0, 1, 2)
+	}
+	views := make([]*graph.Node, 0, kernel*kernel+1)
+	for dy := range kernel {
+		for dx := range kernel {
+			views = append(views, graph.Slice(xp, graph.AxisRange(), graph.AxisRange(),
+				graph.AxisRange(dy, dy+h), graph.AxisRange(dx, dx+w)))
+		}
+	}
+	views = append(views, graph.Ones(xp.Graph(), shapes.Make(xp.DType(), 1, b, h, w)))
+	return graph.Reshape(graph.Concatenate(views, 0), kernel*kernel*c+1, b*h*w)
+}
+
 // poolReLUFused is ReLU(MaxPool2x2(x)) for x [b, h, w, c] with even h and w, which
 // equals MaxPool2x2(ReLU(x)) (max commutes with a non-decreasing function) at a
 // quarter of the ReLU work. Its gradient sends each output's gradient, where the
@@ -176,5 +203,26 @@ func poolReLUFused(x *graph.Node) *graph.Node {
 			}
 			dx := graph.Where(graph.Equal(x6, up(pooled)), up(vPos), zero)
 			return []*graph.Node{graph.Reshape(dx, b, h, w, c)}
+		})
+}
+
+// linearFused is Linear's computation: x [b, in], weights [in, out], biases [out] ->
+// [b, out]. Its gradient takes xᵀ·dY for the weights (transposing the small x once)
+// and dY·Wᵀ for x; GoMLX's generic gradient transposes the weights' gradient back
+// and copies x's through an identity transpose.
+func linearFused(x, weights, biases *graph.Node) *graph.Node {
+	out := biases.Shape().Dimensions[0]
+	var xs, ws *graph.Node
+	return withGradient([]*graph.Node{x, weights, biases},
+		func(in []*graph.Node, link *graph.Node) *graph.Node {
+			xs, ws = in[0], in[1]
+			bias := graph.Reshape(graph.Add(in[2], link), 1, out)
+			return graph.Add(graph.MatMul(xs, ws), bias)
+		},
+		func(v *graph.Node) []*graph.Node {
+			dx := graph.DotGeneral(v, []int{1}, nil, ws, []int{1}, nil)
+			dw := graph.MatMul(graph.Transpose(xs, 0, 1), v)
+			db := graph.ReduceSum(v, 0)
+			return []*graph.Node{dx, dw, db}
 		})
 }

@@ -99,6 +99,9 @@ func MaxPool2x2(x *graph.Node) *graph.Node {
 // PyTorch does. x is [batch, features]; the result is [batch, outputs]. It creates
 // "weights" [features, outputs] and "biases" [outputs] in a "dense" sub-scope.
 func Linear(scope *model.Scope, x *graph.Node, outputs int) *graph.Node {
+	if x.Rank() != 2 {
+		panic(fmt.Errorf("nn.Linear: input must be [batch, features], got %s", x.Shape()))
+	}
 	outer := scope
 	scope = scope.In("dense")
 	g := x.Graph()
@@ -106,8 +109,7 @@ func Linear(scope *model.Scope, x *graph.Node, outputs int) *graph.Node {
 	scope = torchUniform(scope, in)
 	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, outputs))
 	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), outputs))
-	y := graph.MatMul(x, wVar.NodeValue(g))
-	return record(graph.Add(y, graph.ExpandAxes(bVar.NodeValue(g), 0)), "linear", outer)
+	return record(linearFused(x, wVar.NodeValue(g), bVar.NodeValue(g)), "linear", outer)
 }
 
 // Flatten reshapes [batch, ...] to [batch, product of the rest].

@@ -147,15 +147,17 @@ func checkGradients(t *testing.T, name string, f func(xs []*graph.Node) *graph.N
 // gradients with respect to the input, the weights and the biases.
 func TestConv2DGradientsMatchNumerical(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, kernel := range []int{3, 1} {
-		const b, h, w, c, f = 2, 4, 5, 3, 4
-		proj := randFloat64(r, b, h, w, f)
+	// Both weight-gradient paths: f <= k*k*c+1 (dY transposed) and f > k*k*c+1 (the
+	// channels-first im2col, reshaped for one channel, transposed for more).
+	for _, tc := range []struct{ kernel, c, f int }{{3, 3, 4}, {1, 3, 4}, {3, 1, 12}, {3, 2, 20}} {
+		const b, h, w = 2, 4, 5
+		proj := randFloat64(r, b, h, w, tc.f)
 		fn := func(in []*graph.Node) *graph.Node {
-			y := conv2DFused(in[0], in[1], in[2], kernel)
+			y := conv2DFused(in[0], in[1], in[2], tc.kernel)
 			return graph.ReduceAllSum(graph.Mul(y, graph.Const(in[0].Graph(), proj)))
 		}
-		checkGradients(t, fmt.Sprintf("conv %dx%d", kernel, kernel), fn,
-			randFloat64(r, b, h, w, c), randFloat64(r, kernel, kernel, c, f), randFloat64(r, f))
+		checkGradients(t, fmt.Sprintf("conv %dx%d, %d -> %d channels", tc.kernel, tc.kernel, tc.c, tc.f), fn,
+			randFloat64(r, b, h, w, tc.c), randFloat64(r, tc.kernel, tc.kernel, tc.c, tc.f), randFloat64(r, tc.f))
 	}
 }
 
@@ -189,4 +191,14 @@ func TestPoolOfReLU(t *testing.T) {
 	checkGradients(t, "pool of relu", func(in []*graph.Node) *graph.Node {
 		return graph.ReduceAllSum(graph.Mul(MaxPool2x2(ReLU(in[0])), graph.Const(in[0].Graph(), proj)))
 	}, x)
+}
+
+// TestLinearGradientsMatchNumerical checks Linear's hand-written gradients.
+func TestLinearGradientsMatchNumerical(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	proj := randFloat64(r, 3, 4)
+	checkGradients(t, "linear", func(in []*graph.Node) *graph.Node {
+		y := linearFused(in[0], in[1], in[2])
+		return graph.ReduceAllSum(graph.Mul(y, graph.Const(in[0].Graph(), proj)))
+	}, randFloat64(r, 3, 5), randFloat64(r, 5, 4), randFloat64(r, 4))
 }
