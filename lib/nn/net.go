@@ -6,10 +6,18 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
+// Node is a value in the computation graph: a batch of images, activations, logits
+// (GoMLX's graph.Node). Models and notebooks can name it without importing GoMLX.
+type Node = graph.Node
+
+// Scope holds a model's variables (GoMLX's model.Scope); Scope.In opens a named
+// sub-scope, as PyTorch's attribute names do.
+type Scope = model.Scope
+
 // ModelFn is a model: it maps a batch of images [batch, height, width, channels] to
 // logits [batch, classes], creating its variables in scope. It is the signature
 // GoMLX's train.Trainer accepts.
-type ModelFn = func(scope *model.Scope, images *graph.Node) *graph.Node
+type ModelFn = func(scope *Scope, images *Node) *Node
 
 // Net returns the article's CNN for the given number of classes:
 //

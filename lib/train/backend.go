@@ -33,7 +33,7 @@ func init() {
 // NewBackend returns the backend to run on:
 //   - "go": GoMLX's pure-Go backend (portable, always there);
 //   - "xla:cpu" or "xla:cuda": XLA through its PJRT plugin, which must be installed
-//     (see go-xla's pjrt_installer); an error names what is missing;
+//     (cmd/xla-install installs it); an error names what is missing;
 //   - "" or "auto": $GOPHERDL_BACKEND or $GOMLX_BACKEND when set, else XLA CUDA when
 //     its plugin is installed, else XLA CPU when its plugin is installed, else "go".
 //     Note says which fallback was taken.
@@ -74,7 +74,7 @@ func NewBackend(name string) (*Backend, error) {
 			plugin = "cpu"
 		}
 		if !hasPlugin(xla.GetAvailablePlugins(), plugin) {
-			return nil, fmt.Errorf("backend %q: the XLA PJRT plugin %q is not installed (looked in $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla); install it with go-xla's pjrt_installer, or use -backend go", name, plugin)
+			return nil, fmt.Errorf("backend %q: the XLA PJRT plugin %q is not installed (looked in $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla); install it with \"go run ./cmd/xla-install -plugin %s\" (needs the internet), or use -backend go", name, plugin, plugin)
 		}
 		b, err := xla.New(plugin)
 		if err != nil {

@@ -230,7 +230,7 @@ func TestBackendChoice(t *testing.T) {
 		t.Errorf("fallback to go without saying why: %q", b)
 	}
 	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
-	if _, err := NewBackend("xla:cuda"); err == nil || !strings.Contains(err.Error(), "not installed") {
+	if _, err := NewBackend("xla:cuda"); err == nil || !strings.Contains(err.Error(), "not installed") || !strings.Contains(err.Error(), "cmd/xla-install -plugin cuda") {
 		t.Errorf("xla:cuda without its plugin: %v", err)
 	}
 	if _, err := NewBackend("tpu9"); err == nil || !strings.Contains(err.Error(), "want go, xla:cpu") {
