@@ -21,7 +21,7 @@ func torchUniform(scope *model.Scope, fanIn int) *model.Scope {
 // PadSpatial adds pad zeros on both sides of the height and width axes of x,
 // shaped [batch, height, width, channels]. It uses Concatenate, which has a gradient
 // on every backend (graph.Pad has none on the pure-Go backend).
-func PadSpatial(x *graph.Node, pad int) *graph.Node {
+func PadSpatial(x *Node, pad int) *Node {
 	if pad == 0 {
 		return x
 	}
@@ -37,7 +37,7 @@ func PadSpatial(x *graph.Node, pad int) *graph.Node {
 // Patches returns the im2col view of x ([batch, height, width, channels]) for a
 // kernel x kernel window with stride 1 and "same" zero padding: shape
 // [batch, height, width, kernel*kernel*channels], ordered (dy, dx, channel).
-func Patches(x *graph.Node, kernel int) *graph.Node {
+func Patches(x *Node, kernel int) *Node {
 	d := x.Shape().Dimensions
 	views := patchViews(PadSpatial(x, kernel/2), d[1], d[2], kernel)
 	if len(views) == 1 {
@@ -55,7 +55,7 @@ func Patches(x *graph.Node, kernel int) *graph.Node {
 // It runs as one matrix product over the im2col matrix (see Patches), with a
 // hand-written gradient that the pure-Go backend runs about twice as fast as GoMLX's
 // generic one (see fused.go); GoMLX's own Convolve is far slower there.
-func Conv2D(scope *model.Scope, x *graph.Node, filters, kernel int) *graph.Node {
+func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 	if x.Rank() != 4 {
 		panic(fmt.Errorf("nn.Conv2D: input must be [batch, height, width, channels], got %s", x.Shape()))
 	}
@@ -79,7 +79,7 @@ func Conv2D(scope *model.Scope, x *graph.Node, filters, kernel int) *graph.Node 
 // Applied to the output of ReLU, as in the article's model, it computes the equal
 // ReLU(MaxPool2x2(y)) instead, with a hand-written gradient: the ReLU then runs on a
 // quarter of the values.
-func MaxPool2x2(x *graph.Node) *graph.Node {
+func MaxPool2x2(x *Node) *Node {
 	d := x.Shape().Dimensions
 	b, h, w, c := d[0], d[1], d[2], d[3]
 	if in := reluInput(x); in != nil && h%2 == 0 && w%2 == 0 {
@@ -98,7 +98,7 @@ func MaxPool2x2(x *graph.Node) *graph.Node {
 // Linear is a fully connected layer with bias (PyTorch's nn.Linear), initialised as
 // PyTorch does. x is [batch, features]; the result is [batch, outputs]. It creates
 // "weights" [features, outputs] and "biases" [outputs] in a "dense" sub-scope.
-func Linear(scope *model.Scope, x *graph.Node, outputs int) *graph.Node {
+func Linear(scope *Scope, x *Node, outputs int) *Node {
 	if x.Rank() != 2 {
 		panic(fmt.Errorf("nn.Linear: input must be [batch, features], got %s", x.Shape()))
 	}
@@ -113,7 +113,7 @@ func Linear(scope *model.Scope, x *graph.Node, outputs int) *graph.Node {
 }
 
 // Flatten reshapes [batch, ...] to [batch, product of the rest].
-func Flatten(x *graph.Node) *graph.Node {
+func Flatten(x *Node) *Node {
 	d := x.Shape().Dimensions
 	return record(graph.Reshape(x, d[0], x.Shape().Size()/d[0]), "flatten")
 }

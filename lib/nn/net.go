@@ -41,7 +41,7 @@ func Net(classes int) ModelFn {
 }
 
 // ReLU is max(x, 0).
-func ReLU(x *graph.Node) *graph.Node {
+func ReLU(x *Node) *Node {
 	y := activation.Relu(x)
 	if x.Rank() == 4 {
 		g := x.Graph()
