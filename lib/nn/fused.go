@@ -24,6 +24,7 @@ import (
 // gradient of the result and returns one gradient per input, each shaped as its input;
 // it runs when GoMLX builds the gradient graph, and the backend only runs the parts of
 // it that some requested gradient uses (the images' gradient is skipped in training).
+// The gradients are first-order only: vjp's result is not differentiable again.
 func withGradient(inputs []*graph.Node, fwd func(in []*graph.Node, link *graph.Node) *graph.Node,
 	vjp func(v *graph.Node) []*graph.Node) *graph.Node {
 	var grads []*graph.Node
