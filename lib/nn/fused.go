@@ -84,7 +84,7 @@ func conv2DFused(x, weights, biases *graph.Node, kernel int) *graph.Node {
 					compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{Start: pad, End: pad}, compute.PadAxis{})
 			}
 			ones := graph.Ones(g, shapes.Make(x.DType(), b, h, w, 1))
-			views := append(patchViews(xp, h, w, kernel), ones)
+			views := append(patchViews(xp, 1, h, w, kernel), ones)
 			cols = graph.Reshape(graph.Concatenate(views, -1), n, k+1)
 			if f > k+1 {
 				// Few input channels (the images): the weight gradient needs colsᵀ.
@@ -143,15 +143,20 @@ func conv2DFused(x, weights, biases *graph.Node, kernel int) *graph.Node {
 		})
 }
 
-// patchViews returns the kernel*kernel shifted views, each [b, h, w, c], of xp, which
-// is x ([b, h, w, c]) already zero padded by kernel/2 on both sides of its height and
-// width: the pieces of x's im2col matrix, in (dy, dx) order.
-func patchViews(xp *graph.Node, h, w, kernel int) []*graph.Node {
+// patchViews returns the kernel*kernel shifted views of xp, which is an input already
+// zero padded by kernel/2 on both sides of its height and width, those being axes
+// hAxis and hAxis+1: the pieces of the input's im2col matrix, in (dy, dx) order, each
+// with xp's shape but height h and width w.
+func patchViews(xp *graph.Node, hAxis, h, w, kernel int) []*graph.Node {
 	views := make([]*graph.Node, 0, kernel*kernel+1)
+	spec := make([]graph.SliceAxisSpec, xp.Rank())
 	for dy := range kernel {
 		for dx := range kernel {
-			views = append(views, graph.Slice(xp, graph.AxisRange(), graph.AxisRange(dy, dy+h),
-				graph.AxisRange(dx, dx+w), graph.AxisRange()))
+			for a := range spec {
+				spec[a] = graph.AxisRange()
+			}
+			spec[hAxis], spec[hAxis+1] = graph.AxisRange(dy, dy+h), graph.AxisRange(dx, dx+w)
+			views = append(views, graph.Slice(xp, spec...))
 		}
 	}
 	return views
@@ -167,14 +172,7 @@ func patchesChannelsFirst(xp *graph.Node, h, w, kernel int) *graph.Node {
 	} else {
 		xp = graph.TransposeAllAxes(xp, 3, 0, 1, 2)
 	}
-	views := make([]*graph.Node, 0, kernel*kernel+1)
-	for dy := range kernel {
-		for dx := range kernel {
-			views = append(views, graph.Slice(xp, graph.AxisRange(), graph.AxisRange(),
-				graph.AxisRange(dy, dy+h), graph.AxisRange(dx, dx+w)))
-		}
-	}
-	views = append(views, graph.Ones(xp.Graph(), shapes.Make(xp.DType(), 1, b, h, w)))
+	views := append(patchViews(xp, 2, h, w, kernel), graph.Ones(xp.Graph(), shapes.Make(xp.DType(), 1, b, h, w)))
 	return graph.Reshape(graph.Concatenate(views, 0), kernel*kernel*c+1, b*h*w)
 }
 

@@ -39,7 +39,7 @@ func PadSpatial(x *Node, pad int) *Node {
 // [batch, height, width, kernel*kernel*channels], ordered (dy, dx, channel).
 func Patches(x *Node, kernel int) *Node {
 	d := x.Shape().Dimensions
-	views := patchViews(PadSpatial(x, kernel/2), d[1], d[2], kernel)
+	views := patchViews(PadSpatial(x, kernel/2), 1, d[1], d[2], kernel)
 	if len(views) == 1 {
 		return views[0]
 	}
