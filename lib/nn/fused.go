@@ -63,8 +63,9 @@ func withGradient(inputs []*graph.Node, fwd func(in []*graph.Node, link *graph.N
 // Forward: the im2col matrix with a column of ones appended, [b*h*w, k*k*c+1], times
 // the weights with the biases appended as a last row: one matrix product, no separate
 // bias add. Gradient, with dY the output gradient as [b*h*w, f]:
-//   - weights and biases: colsᵀ·dY, transposing whichever of dY and cols is smaller
-//     (the backend's matrix product wants the contracted axis last on its left side);
+//   - weights and biases: colsᵀ·dY. The backend's matrix product wants the contracted
+//     axis last on its left side, so either dY is transposed (dYᵀ·cols, when f <=
+//     k*k*c+1) or, for few input channels, colsᵀ is built directly, channels first;
 //   - x: for each kernel offset, dY·W_offsetᵀ ([b*h*w, c], no transpose), padded back
 //     to its offset and summed, then the padding cropped.
 func conv2DFused(x, weights, biases *graph.Node, kernel int) *graph.Node {
