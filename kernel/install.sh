@@ -34,12 +34,15 @@ if [ "${1:-}" = uninstall ]; then
   exit 0
 fi
 
-# Go, new enough.
-command -v go >/dev/null || die "Go is missing: install Go 1.26 or newer (https://go.dev/dl), then run this again"
-gov=$(go env GOVERSION); gov=${gov#go}
-IFS=. read -r major minor _ <<<"$gov"
-if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 26 ]; }; then
-  die "Go $gov is too old: install Go 1.26 or newer (https://go.dev/dl)"
+# Go: any go command of 1.21 or newer runs the project's Go 1.27.3, which it fetches
+# through the Go module proxy the first time (GOTOOLCHAIN).
+command -v go >/dev/null || die "Go is missing: install Go 1.21 or newer (https://go.dev/dl), which fetches Go 1.27.3 itself, then run this again"
+export GOTOOLCHAIN=go1.27.3
+gov=$(go env GOVERSION 2>/dev/null) || die "the go command could not get Go 1.27.3 (GOTOOLCHAIN=go1.27.3): it needs the Go module proxy once, or Go 1.27.3 installed (https://go.dev/dl)"
+gov=${gov#go}
+IFS=. read -r major minor patch <<<"$gov"
+if [ "$major" -lt 1 ] || { [ "$major" -eq 1 ] && [ "$minor" -lt 27 ]; }; then
+  die "Go $gov is too old and does not switch toolchains: install Go 1.21 or newer (https://go.dev/dl), which fetches Go 1.27.3 itself"
 fi
 
 # Jupyter (and nbclient for headless runs).
@@ -72,7 +75,7 @@ rm -rf "$spec_dir"
 mv "$tmpdata/kernels/gonb" "$spec_dir"
 gomodcache=$(go env GOMODCACHE)
 goproxy="file://$gomodcache/cache/download,$(go env GOPROXY)"
-/usr/bin/env python3 - "$spec_dir/kernel.json" "$bin" "$goproxy" "$(dirname "$(command -v go)")" <<'PY'
+/usr/bin/env python3 - "$spec_dir/kernel.json" "$bin" "$goproxy" "$(go env GOROOT)/bin" <<'PY'
 import json, sys
 path, bindir, goproxy, godir = sys.argv[1:]
 spec = json.load(open(path))
@@ -81,8 +84,10 @@ import os
 spec["argv"][0] = os.path.join(os.path.dirname(path), "gonb")  # GoNB's binary, copied into the kernelspec folder
 env = spec.setdefault("env", {})
 env.update({
-    # Cells see the pinned goimports/gopls and this machine's Go.
+    # Cells see the pinned goimports/gopls and Go 1.27.3 (GOTOOLCHAIN keeps any
+    # other go command on PATH switching to it).
     "PATH": bindir + ":" + godir + ":/usr/local/bin:/usr/bin:/bin",
+    "GOTOOLCHAIN": "go1.27.3",
     # GoNB runs `go get` before each build: the module cache first keeps it offline.
     "GOPROXY": goproxy,
     # GoMLX's pure-Go backend has its SIMD matrix kernels only with this.

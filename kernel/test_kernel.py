@@ -59,12 +59,12 @@ def installer_messages():
     try:
         env = dict(os.environ, PATH=stub + ":/usr/bin:/bin", JUPYTER_DATA_DIR=stub + "/jupyter", GOPHERDL_HOME=stub + "/home")
         r = subprocess.run(["bash", install], env=env, capture_output=True, text=True)
-        check(r.returncode != 0 and "Go is missing: install Go 1.26" in r.stderr, "install.sh without Go says so: %r" % r.stderr.strip())
+        check(r.returncode != 0 and "Go is missing: install Go 1.21 or newer" in r.stderr, "install.sh without Go says so: %r" % r.stderr.strip())
         with open(os.path.join(stub, "go"), "w") as f:
-            f.write("#!/bin/sh\n[ \"$1 $2\" = \"env GOVERSION\" ] && echo go1.21.5\n")
+            f.write("#!/bin/sh\n[ \"$1 $2\" = \"env GOVERSION\" ] && echo go1.20.5\n")
         os.chmod(os.path.join(stub, "go"), 0o755)
         r = subprocess.run(["bash", install], env=env, capture_output=True, text=True)
-        check(r.returncode != 0 and "Go 1.21.5 is too old" in r.stderr, "install.sh with Go 1.21 says it is too old: %r" % r.stderr.strip())
+        check(r.returncode != 0 and "Go 1.20.5 is too old" in r.stderr, "install.sh with Go 1.20 says it is too old: %r" % r.stderr.strip())
     finally:
         shutil.rmtree(stub, ignore_errors=True)
 

@@ -321,6 +321,7 @@ func (m *Model) Evaluate(d *data.Dataset) (ev *Evaluation, err error) {
 	}
 	if m.evalExec == nil {
 		m.evalExec, err = model.NewExec(m.Backend.Compute, m.Store, func(scope *model.Scope, images *graph.Node) *graph.Node {
+			weightsAsParameters(m.Store, images.Graph())
 			return graph.LogSoftmax(m.Fn(scope, images))
 		})
 		if err != nil {

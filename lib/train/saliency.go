@@ -26,6 +26,7 @@ func (m *Model) Saliency(d *data.Dataset, indices []int) (maps [][]float32, pred
 		return nil, nil, err
 	}
 	exec, err := model.NewExec(m.Backend.Compute, m.Store, func(scope *model.Scope, images *graph.Node) (*graph.Node, *graph.Node) {
+		weightsAsParameters(m.Store, images.Graph())
 		logits := m.Fn(scope, images)
 		score := graph.ReduceAllSum(graph.ReduceMax(logits, -1))
 		grad := graph.Gradient(score, images)[0]

@@ -39,6 +39,9 @@ func TestSGDMatchesPyTorchFormula(t *testing.T) {
 	store := model.NewStore()
 	opt := &SGD{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01}
 	exec, err := model.NewExec(b.Compute, store, func(scope *model.Scope, g *graph.Graph) *graph.Node {
+		// A training graph, as GoMLX's Trainer builds it: otherwise a backend that
+		// prefers constants would freeze w at its first value.
+		store.SetTraining(g, true)
 		w := scope.VariableWithValue("w", []float32{1, 2}).NodeValue(g)
 		loss := graph.DivScalar(graph.ReduceAllSum(graph.Square(w)), 2)
 		opt.UpdateGraph(scope, g, loss)
@@ -250,5 +253,55 @@ func TestFitRejectsMismatchedData(t *testing.T) {
 	m := New(b, nn.Net(10), quickConfig(1))
 	if _, err := m.Fit(context.Background(), tr, rgb); err == nil || !strings.Contains(err.Error(), `"rgb" has 3x32x32 images`) {
 		t.Errorf("mismatched test set: %v", err)
+	}
+}
+
+// TestEvaluationSeesCurrentWeights evaluates, trains, then evaluates and takes
+// saliency maps again with the same compiled graphs: the second results must follow
+// the new weights. GoMLX embeds variables as constants in inference graphs on
+// backends that prefer it (the pure-Go one); weightsAsParameters prevents that.
+func TestEvaluationSeesCurrentWeights(t *testing.T) {
+	b := goBackend(t)
+	tr, te := small(t)
+	te = te.Head(100)
+	m := New(b, nn.Net(10), quickConfig(1))
+	// Train first: the variables then hold values when the inference graphs are built.
+	if _, err := m.Fit(context.Background(), tr, te); err != nil {
+		t.Fatal(err)
+	}
+	before, err := m.Evaluate(te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapsBefore, _, err := m.Saliency(te, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := m.evalExec
+	m.Config.Epochs = 2
+	if _, err := m.Fit(context.Background(), tr, te); err != nil {
+		t.Fatal(err)
+	}
+	after, err := m.Evaluate(te)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.evalExec != exec {
+		t.Errorf("the evaluation graph was rebuilt after training; want it reused")
+	}
+	if math.Abs(after.Loss-before.Loss) < 1e-4 || after.Loss != m.History[1].TestLoss {
+		t.Errorf("test loss %g after epoch 1, %g after epoch 2 (history: %g): evaluation did not see the trained weights",
+			before.Loss, after.Loss, m.History[1].TestLoss)
+	}
+	mapsAfter, _, err := m.Saliency(te, []int{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := true
+	for i := range mapsBefore[0] {
+		same = same && mapsBefore[0][i] == mapsAfter[0][i]
+	}
+	if same {
+		t.Errorf("the saliency map did not change with training")
 	}
 }
