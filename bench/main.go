@@ -23,6 +23,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
+	backendpkg "github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/progress"
@@ -34,7 +37,12 @@ type Result struct {
 	TrainImagesPerSecond float64 `json:"train_images_per_second"`
 	EvalImagesPerSecond  float64 `json:"eval_images_per_second"`
 	PeakRSSMB            float64 `json:"peak_rss_mb"`
+	Version              string  `json:"version"`
 }
+
+// threads is the number of threads the PyTorch side uses: the machine's cores, as
+// the Go side's backend uses them.
+var threads = runtime.NumCPU()
 
 func main() {
 	shapes := flag.String("shapes", "3x32x32,1x28x28", "comma-separated CxHxW shapes")
@@ -59,74 +67,100 @@ func main() {
 	}
 }
 
-func parseShape(s string) (c, h, w int, err error) {
-	if _, err := fmt.Sscanf(s, "%dx%dx%d", &c, &h, &w); err != nil || c <= 0 || h <= 0 || w <= 0 {
-		return 0, 0, 0, fmt.Errorf("shape %q: want CxHxW, e.g. 3x32x32", s)
-	}
-	return c, h, w, nil
-}
-
-// goSide measures gopherdl in this process.
+// goSide measures gopherdl in this process. Both sides time the same work: training
+// steps (forward, loss, backward, SGD update) and inference steps (forward and
+// log-softmax) on batches built before the clock starts; each step gets a copy of a
+// pre-built batch (the tensors are consumed), a 0.8 MB copy at most.
 func goSide(shape string, batch, steps int, backendName string) error {
-	c, h, w, err := parseShape(shape)
+	sh, err := data.ParseShape(shape)
 	if err != nil {
 		return err
 	}
 	progress.Quiet = true
-	backend, err := train.NewBackend(backendName)
+	b, err := backendpkg.New(backendName)
 	if err != nil {
 		return err
 	}
-	n := batch * 8
-	ds := data.Synthetic(n, h, w, c, data.CIFAR10Classes)
+	ds := data.Synthetic(batch*8, sh.Height, sh.Width, sh.Channels, data.CIFAR10Classes)
 	cfg := train.DefaultConfig()
 	cfg.BatchSize, cfg.Quiet = batch, true
-	m := train.New(backend, nn.Net(10), cfg)
-	if _, err := m.Evaluate(ds.Head(batch)); err != nil { // binds shapes, normalisation
+	m := train.New(nn.Net(10), cfg)
+	m.Backend = b
+	if _, err := m.Evaluate(ds.Head(batch)); err != nil { // binds the shapes
 		return err
 	}
-	loader := data.NewLoader(ds, batch, true)
-	run := func(k int) (time.Duration, error) {
+	// Eight batches, built once.
+	var images [][]float32
+	var labels [][]int32
+	loader := data.NewLoader(ds, batch, false)
+	for bt, err := range loader.Batches() {
+		if err != nil {
+			return err
+		}
+		images = append(images, tensors.MustCopyFlatData[float32](bt.Images))
+		labels = append(labels, tensors.MustCopyFlatData[int32](bt.Labels))
+		bt.Images.FinalizeAll()
+		bt.Labels.FinalizeAll()
+	}
+	batchOf := func(i int) data.Batch {
+		j := i % len(images)
+		idx := make([]int, batch)
+		return data.Batch{
+			Images:  tensors.FromFlatDataAndDimensions(slices.Clone(images[j]), batch, sh.Height, sh.Width, sh.Channels),
+			Labels:  tensors.FromFlatDataAndDimensions(slices.Clone(labels[j]), batch, 1),
+			Indices: idx,
+		}
+	}
+	timeSteps := func(n int, step func(data.Batch) error) (time.Duration, error) {
 		start := time.Now()
-		for done := 0; done < k; {
-			for b, err := range loader.Batches() {
-				if err != nil {
-					return 0, err
-				}
-				if done == k {
-					b.Images.FinalizeAll()
-					b.Labels.FinalizeAll()
-					break
-				}
-				if _, err := m.Step(b); err != nil {
-					return 0, err
-				}
-				done++
+		for i := range n {
+			if err := step(batchOf(i)); err != nil {
+				return 0, err
 			}
 		}
 		return time.Since(start), nil
 	}
-	if _, err := run(5); err != nil { // warm-up: compilation
+	trainStep := func(bt data.Batch) error { _, err := m.Step(bt); return err }
+	evalStep := func(bt data.Batch) error { _, err := m.EvalStep(bt); return err }
+	if _, err := timeSteps(5, trainStep); err != nil { // warm-up: compilation
 		return err
 	}
-	el, err := run(steps)
+	el, err := timeSteps(steps, trainStep)
 	if err != nil {
 		return err
 	}
 	res := Result{TrainImagesPerSecond: float64(steps*batch) / el.Seconds()}
-	evalSet := ds.Head(min(n, batch*8))
-	if _, err := m.Evaluate(evalSet); err != nil { // warm-up
+	if _, err := timeSteps(2, evalStep); err != nil {
 		return err
 	}
-	start := time.Now()
-	reps := max(1, steps/8)
-	for range reps {
-		if _, err := m.Evaluate(evalSet); err != nil {
-			return err
+	if el, err = timeSteps(steps, evalStep); err != nil {
+		return err
+	}
+	res.EvalImagesPerSecond = float64(steps*batch) / el.Seconds()
+	res.Version = goVersions()
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// goVersions names the Go side's software: Go, GoMLX, its compute backends, and
+// the GOEXPERIMENT the binary was built with.
+func goVersions() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return runtime.Version()
+	}
+	parts := []string{bi.GoVersion}
+	for _, d := range bi.Deps {
+		switch d.Path {
+		case "github.com/gomlx/gomlx", "github.com/gomlx/compute":
+			parts = append(parts, strings.TrimPrefix(d.Path, "github.com/gomlx/")+" "+d.Version)
 		}
 	}
-	res.EvalImagesPerSecond = float64(reps*evalSet.Len()) / time.Since(start).Seconds()
-	return json.NewEncoder(os.Stdout).Encode(res)
+	for _, st := range bi.Settings {
+		if st.Key == "GOEXPERIMENT" {
+			parts = append(parts, "GOEXPERIMENT="+st.Value)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // child runs a measurement in a new process and returns its result and peak RSS.
@@ -166,20 +200,20 @@ func compare(shapes []string, batch, steps, rounds int, backend, python, peer st
 	if torchErr != nil {
 		fmt.Printf("PyTorch side skipped: %s cannot import torch (Debian: apt-get install python3-torch)\n", python)
 	}
-	experiment := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, st := range bi.Settings {
-			if st.Key == "GOEXPERIMENT" {
-				experiment = st.Value
-			}
-		}
+	fmt.Printf("CPU: %s (%d cores)\n", cpuModel(), runtime.NumCPU())
+	chosen, err := backendpkg.New(backend)
+	if err != nil {
+		return err
 	}
-	fmt.Printf("gopherdl (built with GOEXPERIMENT=%s, %d CPUs) vs PyTorch (2 threads); batch %d, %d timed steps, median of %d alternating rounds\n\n",
-		experiment, runtime.NumCPU(), batch, steps, rounds)
+	fmt.Printf("gopherdl: %s, backend %s, GOMAXPROCS %d\n", goVersions(), chosen, runtime.GOMAXPROCS(0))
+	if torchErr == nil {
+		fmt.Printf("PyTorch: %s\n", torchVersion(python))
+	}
+	fmt.Printf("batch %d, %d timed steps per side, median of %d alternating rounds; each side in its own process\n\n", batch, steps, rounds)
 	fmt.Printf("%-8s | %21s | %21s | %19s\n", "", "train images/s", "eval images/s", "peak RSS MB")
-	fmt.Printf("%-8s | %6s %6s %7s | %6s %6s %7s | %5s %5s %7s\n", "shape", "go", "torch", "go/pt", "go", "torch", "go/pt", "go", "torch", "go/pt")
+	fmt.Printf("%-8s | %6s %6s %7s | %6s %6s %7s | %5s %5s %7s\n", "CxHxW", "go", "torch", "go/pt", "go", "torch", "go/pt", "go", "torch", "go/pt")
 	for _, shape := range shapes {
-		c, h, w, err := parseShape(shape)
+		sh, err := data.ParseShape(shape)
 		if err != nil {
 			return err
 		}
@@ -191,7 +225,7 @@ func compare(shapes []string, batch, steps, rounds int, backend, python, peer st
 			}
 			gt, ge, gr = append(gt, g.TrainImagesPerSecond), append(ge, g.EvalImagesPerSecond), append(gr, g.PeakRSSMB)
 			if torchErr == nil {
-				p, err := child(python, peer, fmt.Sprint(c), fmt.Sprint(h), fmt.Sprint(w), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps))
+				p, err := child(python, peer, fmt.Sprint(sh.Channels), fmt.Sprint(sh.Height), fmt.Sprint(sh.Width), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--threads", fmt.Sprint(threads))
 				if err != nil {
 					return err
 				}
@@ -207,4 +241,27 @@ func compare(shapes []string, batch, steps, rounds int, backend, python, peer st
 			median(gr), median(tr), median(gr)/median(tr))
 	}
 	return nil
+}
+
+// cpuModel reads the CPU's model name (Linux); ratios move with it.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown (" + runtime.GOARCH + ")"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown (" + runtime.GOARCH + ")"
+}
+
+// torchVersion asks the peer's Python for torch's version and its thread count.
+func torchVersion(python string) string {
+	out, err := exec.Command(python, "-c", "import torch; print(torch.__version__)").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("torch %s, %d threads", strings.TrimSpace(string(out)), threads)
 }

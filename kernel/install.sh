@@ -105,9 +105,11 @@ cat > "$warm/main.go" <<'GO'
 package main
 
 import (
+	_ "github.com/gopherdl/gopherdl/lib/backend"
 	_ "github.com/gopherdl/gopherdl/lib/data"
 	_ "github.com/gopherdl/gopherdl/lib/data/embedded"
 	_ "github.com/gopherdl/gopherdl/lib/metrics"
+	_ "github.com/gopherdl/gopherdl/lib/nb"
 	_ "github.com/gopherdl/gopherdl/lib/nn"
 	_ "github.com/gopherdl/gopherdl/lib/plot"
 	_ "github.com/gopherdl/gopherdl/lib/train"

@@ -92,9 +92,9 @@ def main():
 
         # Interrupt a long training run after its first epoch has been checkpointed.
         code = '''import (
-	"context"
 	"fmt"
 
+	"github.com/gopherdl/gopherdl/lib/nb"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
@@ -104,8 +104,8 @@ tr, te := embedded.MustLoad()
 cfg := train.DefaultConfig()
 cfg.Epochs = 1000
 cfg.CheckpointDir = "''' + ckpt + '''"
-m := train.New(train.MustNewBackend("go"), nn.Net(10), cfg)
-_, err := m.Fit(context.Background(), tr.Head(640), te.Head(200))
+m := train.New(nn.Net(10), cfg)
+_, err := m.Fit(nb.Context(), tr.Head(640), te.Head(200))
 fmt.Println("fit returned:", err)
 '''
         def interrupt_after_checkpoint():

@@ -16,11 +16,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
+	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
@@ -34,15 +37,15 @@ func main() {
 
 // Result is what metrics.json holds.
 type Result struct {
-	Dataset              string        `json:"dataset"`
-	Backend              string        `json:"backend"`
-	TrainImages          int           `json:"train_images"`
-	TestImages           int           `json:"test_images"`
-	Parameters           int           `json:"parameters"`
-	Config               train.Config  `json:"config"`
-	History              []train.Epoch `json:"history"`
-	Test                 TestResult    `json:"test"`
-	TrainImagesPerSecond float64       `json:"train_images_per_second"`
+	Dataset              string          `json:"dataset"`
+	Backend              string          `json:"backend"`
+	TrainImages          int             `json:"train_images"`
+	TestImages           int             `json:"test_images"`
+	Parameters           int             `json:"parameters"`
+	Config               train.Config    `json:"config"`
+	History              []metrics.Epoch `json:"history"`
+	Test                 TestResult      `json:"test"`
+	TrainImagesPerSecond float64         `json:"train_images_per_second"`
 }
 
 // TestResult is the final evaluation on the test set.
@@ -86,7 +89,9 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 
-	ctx := context.Background()
+	// Ctrl-C stops training at the next step, keeping the last checkpoint.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	var trainDS, testDS *data.Dataset
 	var err error
 	if *dataFlag == embedded.Name || *dataFlag == "" {
@@ -99,16 +104,16 @@ func run(args []string, stdout io.Writer) error {
 	}
 	trainDS = trainDS.Head(*limit)
 
-	backend, err := train.NewBackend(*backendFlag)
+	b, err := backend.New(*backendFlag)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backend: %s\n", backend)
-	fmt.Fprintf(stdout, "data: %s, %d training and %d test images of %dx%dx%d, %d classes\n",
-		*dataFlag, trainDS.Len(), testDS.Len(), trainDS.Channels, trainDS.Height, trainDS.Width, len(trainDS.Classes))
+	fmt.Fprintf(stdout, "backend: %s\n", b)
+	fmt.Fprintf(stdout, "data: %s, %d training and %d test images of %s, %d classes\n",
+		*dataFlag, trainDS.Len(), testDS.Len(), trainDS.Shape(), len(trainDS.Classes))
 
 	net := nn.Net(len(trainDS.Classes))
-	summary, err := nn.Summarize(backend.Compute, net, trainDS.Height, trainDS.Width, trainDS.Channels)
+	summary, err := nn.Summarize(net, trainDS.Shape())
 	if err != nil {
 		return err
 	}
@@ -125,7 +130,8 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	model := train.New(backend, net, cfg)
+	model := train.New(net, cfg)
+	model.Backend = b
 	history, err := model.Fit(ctx, trainDS, testDS)
 	if err != nil {
 		return err
@@ -136,7 +142,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\ntest loss %.4f, accuracy %.2f%%\n%s", ev.Loss, 100*ev.Report.Accuracy, ev.Report)
 
-	res := Result{Dataset: *dataFlag, Backend: backend.ID, TrainImages: trainDS.Len(), TestImages: testDS.Len(),
+	res := Result{Dataset: *dataFlag, Backend: b.ID, TrainImages: trainDS.Len(), TestImages: testDS.Len(),
 		Parameters: summary.Total, Config: cfg, History: history,
 		Test: TestResult{Loss: ev.Loss, metricsReport: metricsReport(ev.Report)}}
 	if len(history) > 0 {
@@ -146,12 +152,12 @@ func run(args []string, stdout io.Writer) error {
 		}
 		res.TrainImagesPerSecond = n / float64(len(history))
 	}
-	b, err := json.MarshalIndent(res, "", "  ")
+	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(*out, "metrics.json")
-	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(path, append(js, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)

@@ -18,7 +18,7 @@ func TestWalkthroughWritesMetricsAndFigures(t *testing.T) {
 	if err := run([]string{"-epochs", "2", "-limit", "640", "-lr", "0.05", "-momentum", "0.9", "-backend", "go", "-out", out}, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"backend: go", "Total trainable parameters: 421,642", "epoch  2", "macro avg", "metrics.json"} {
+	for _, want := range []string{"backend: go", "Total trainable parameters: 421,642", "epoch 2/2", "test loss", "macro avg", "metrics.json"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
@@ -35,7 +35,7 @@ func TestWalkthroughWritesMetricsAndFigures(t *testing.T) {
 	if len(hist) != 2 {
 		t.Fatalf("history has %d epochs, want 2", len(hist))
 	}
-	for _, k := range []string{"epoch", "train_loss", "test_loss", "test_accuracy", "lr"} {
+	for _, k := range []string{"epoch", "train_loss", "train_accuracy", "eval_loss", "eval_accuracy", "eval_set", "lr"} {
 		if _, ok := hist[1].(map[string]any)[k]; !ok {
 			t.Errorf("history entry lacks %q", k)
 		}

@@ -45,10 +45,11 @@ func writeFigures(out string, m *train.Model, ev *train.Evaluation, test *data.D
 	wrong := ev.MostConfidentlyWrong(12)
 	if len(wrong) > 0 {
 		preds := make([]int32, len(wrong))
+		conf := make([]float32, len(wrong))
 		for i, idx := range wrong {
-			preds[i] = ev.Predictions[idx]
+			preds[i], conf[i] = ev.Predictions[idx], ev.Confidence[idx]
 		}
-		f, err = plot.Predictions("Most confidently wrong test images (true / predicted)", test, wrong, preds, 6)
+		f, err = plot.Predictions("Most confidently wrong test images (true → predicted, confidence)", test, wrong, preds, conf, 6)
 		if err := save("wrong", f, err); err != nil {
 			return nil, err
 		}
@@ -61,7 +62,7 @@ func writeFigures(out string, m *train.Model, ev *train.Evaluation, test *data.D
 	if err != nil {
 		return nil, err
 	}
-	f, err = plot.Saliency("Gradient saliency: what the network looks at (true / predicted)", test, first, maps, preds)
+	f, err = plot.Saliency("Gradient saliency: what the network looks at (true → predicted)", test, first, maps, preds)
 	if err := save("saliency", f, err); err != nil {
 		return nil, err
 	}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -18,18 +21,34 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
-// fashion loads the real Fashion-MNIST from Debian's dataset-fashion-mnist.
-func fashion(t testing.TB) (train, test *Dataset) {
+// embeddedFashion loads the Fashion-MNIST subset that package data/embedded compiles
+// in, from its files beside this package: real images, on every machine.
+func embeddedFashion(t testing.TB) (train, test *Dataset) {
+	t.Helper()
+	train, test, err := LoadMNISTStyle("fashion-mnist-small", "embedded", FashionMNISTClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return train, test
+}
+
+// fullFashionMNIST loads the full Fashion-MNIST from Debian's dataset-fashion-mnist,
+// for the tests of those files: without it they fail in CI (CI=true), where .ci/run
+// installs it, and skip elsewhere, saying what to install.
+func fullFashionMNIST(t testing.TB) (train, test *Dataset) {
 	t.Helper()
 	train, test, err := LoadFashionMNIST("")
 	if err != nil {
-		t.Fatalf("Fashion-MNIST is needed for this test (.ci/run installs dataset-fashion-mnist): %v", err)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the full Fashion-MNIST is needed for this test in CI (.ci/run installs dataset-fashion-mnist): %v", err)
+		}
+		t.Skipf("needs the full Fashion-MNIST: apt-get install dataset-fashion-mnist (%v)", err)
 	}
 	return train, test
 }
 
 func TestFashionMNISTFromDebian(t *testing.T) {
-	train, test := fashion(t)
+	train, test := fullFashionMNIST(t)
 	if train.Len() != 60000 || test.Len() != 10000 {
 		t.Fatalf("got %d/%d images, want 60000/10000", train.Len(), test.Len())
 	}
@@ -47,7 +66,7 @@ func TestFashionMNISTFromDebian(t *testing.T) {
 }
 
 func TestIDXRoundTripGzipAndPlain(t *testing.T) {
-	train, _ := fashion(t)
+	train, _ := embeddedFashion(t)
 	sub := train.Head(100)
 	dir := t.TempDir()
 	for _, ext := range []string{"", ".gz"} {
@@ -162,7 +181,7 @@ func TestCIFARRoundTripAndFolder(t *testing.T) {
 }
 
 func TestFolderOfRealImages(t *testing.T) {
-	train, _ := fashion(t)
+	train, _ := embeddedFashion(t)
 	sub := train.Head(200)
 	root := t.TempDir()
 	if err := SaveFolder(sub, root, 0); err != nil {
@@ -279,7 +298,7 @@ func TestFolderBadInput(t *testing.T) {
 }
 
 func TestSplitIsStratifiedAndSeeded(t *testing.T) {
-	train, _ := fashion(t)
+	train, _ := embeddedFashion(t)
 	d := train.Head(5000)
 	tr, va, te, err := Split(d, 0.7, 0.15, 0.15, 42)
 	if err != nil {
@@ -309,7 +328,7 @@ func TestSplitIsStratifiedAndSeeded(t *testing.T) {
 }
 
 func TestLoaderBatchesShuffleNormaliseAugment(t *testing.T) {
-	train, _ := fashion(t)
+	train, _ := embeddedFashion(t)
 	d := train.Head(130)
 	norm := ComputeNormalization(d)
 	l := NewLoader(d, 64, true)
@@ -425,5 +444,114 @@ func TestSynthetic(t *testing.T) {
 	}
 	if !bytes.Equal(d.Pixels, Synthetic(25, 4, 2, 3, DigitClasses[:4]).Pixels) {
 		t.Error("two calls gave different pixels")
+	}
+}
+
+// hugePNGHeader returns a PNG whose header claims w x h pixels, with a tiny image's
+// data after it: what a decompression bomb looks like to a header reader.
+func hugePNGHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1)))
+	p := b.Bytes()
+	// Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), ..., CRC after 13 data bytes.
+	binary.BigEndian.PutUint32(p[16:], w)
+	binary.BigEndian.PutUint32(p[20:], h)
+	binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
+	return p
+}
+
+func TestImagesOverThePixelLimitAreRefusedFromTheHeader(t *testing.T) {
+	bomb := hugePNGHeader(40000, 40000)
+	if _, _, err := image.DecodeConfig(bytes.NewReader(bomb)); err != nil {
+		t.Fatalf("the test PNG's header does not parse: %v", err)
+	}
+	_, err := DecodeImage(bomb, "upload.png", 0)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "upload.png") || !strings.Contains(err.Error(), "40000x40000") {
+		t.Errorf("DecodeImage: %v; want ErrTooLarge naming the file and its size", err)
+	}
+	root := t.TempDir()
+	writePNG(t, filepath.Join(root, "a", "1.png"), 4, 4, color.White)
+	writePNG(t, filepath.Join(root, "b", "2.png"), 4, 4, color.Black)
+	path := filepath.Join(root, "b", "bomb.png")
+	os.WriteFile(path, bomb, 0o644)
+	_, _, err = LoadFolder(root, FolderOptions{})
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "FolderOptions.MaxPixels") {
+		t.Errorf("LoadFolder: %v; want ErrTooLarge naming %s and the option that raises the limit", err, path)
+	}
+	// A limit the caller lowers applies to ordinary images too.
+	_, _, err = LoadFolder(root, FolderOptions{MaxPixels: 10})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Errorf("MaxPixels 10 with 4x4 images: %v", err)
+	}
+}
+
+func TestFolderWithOneClassIsRefused(t *testing.T) {
+	root := t.TempDir()
+	for i := range 3 {
+		writePNG(t, filepath.Join(root, "cats", fmt.Sprintf("%d.png", i)), 4, 4, color.White)
+	}
+	_, _, err := LoadFolder(root, FolderOptions{})
+	if err == nil || !strings.Contains(err.Error(), root) || !strings.Contains(err.Error(), "cats, 3 images") {
+		t.Errorf("one class: %v; want an error naming the folder, the class and its count", err)
+	}
+}
+
+func TestPixelsMatchLoadFolder(t *testing.T) {
+	train, _ := embeddedFashion(t)
+	root := t.TempDir()
+	if err := SaveFolder(train.Head(20), root, 0); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := LoadFolder(root, FolderOptions{Channels: 3, Height: 32, Width: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first file of the first class, prepared as for a prediction.
+	first := filepath.Join(root, d.Classes[0])
+	files, _ := os.ReadDir(first)
+	img, err := ReadImageFile(filepath.Join(first, files[0].Name()), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := Pixels(img, d.Shape())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := d.Image(0)
+	if !bytes.Equal(px, got) {
+		t.Errorf("Pixels differs from what LoadFolder stored for the same file")
+	}
+	if s, err := ParseShape("3x32x32"); err != nil || s != d.Shape() || s.String() != "3x32x32" {
+		t.Errorf("ParseShape: %v %v", s, err)
+	}
+	for _, bad := range []string{"32x32", "2x8x8", "1x28x28x", "ax1x1"} {
+		if _, err := ParseShape(bad); err == nil {
+			t.Errorf("ParseShape(%q) accepted", bad)
+		}
+	}
+}
+
+func TestLoaderPadLast(t *testing.T) {
+	d := Synthetic(11, 4, 4, 1, DigitClasses)
+	l := NewLoader(d, 8, false)
+	l.PadLast = true
+	var rows, real []int
+	for b, err := range l.Batches() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, b.Images.Shape().Dimensions[0])
+		real = append(real, len(b.Indices))
+		if b.Images.Shape().Dimensions[0] == 4 {
+			px := tensors.MustCopyFlatData[float32](b.Images)
+			for _, v := range px[3*16:] {
+				if v != 0 {
+					t.Fatalf("padding image holds %g, want blank", v)
+				}
+			}
+		}
+	}
+	if fmt.Sprint(rows, real) != "[8 4] [8 3]" {
+		t.Errorf("batches of %v rows with %v real images; want [8 4] [8 3]", rows, real)
 	}
 }

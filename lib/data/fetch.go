@@ -87,7 +87,13 @@ type FetchOptions struct {
 	CacheDir string       // default: DefaultCacheDir()
 	Client   *http.Client // default: a client with connection and header time-outs
 	Quiet    bool         // no progress bar
+	// IdleTimeout stops a download that receives nothing for this long (a stalled
+	// server); the part received is kept to resume. Default DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is how long a download may receive nothing before it stops.
+const DefaultIdleTimeout = 30 * time.Second
 
 // DefaultCacheDir is $GOPHERDL_CACHE, else $XDG_CACHE_HOME/gopherdl (~/.cache/gopherdl).
 func DefaultCacheDir() string {
@@ -134,7 +140,11 @@ func FetchSource(ctx context.Context, src Source, opts FetchOptions) (string, er
 		if _, err := os.Stat(path); err == nil {
 			continue
 		}
-		if err := download(ctx, client, f, path, opts.Quiet); err != nil {
+		idle := opts.IdleTimeout
+		if idle <= 0 {
+			idle = DefaultIdleTimeout
+		}
+		if err := download(ctx, client, f, path, opts.Quiet, idle); err != nil {
 			var names []string
 			for _, f := range src.Files {
 				names = append(names, f.Name)
@@ -159,12 +169,24 @@ func FetchSource(ctx context.Context, src Source, opts FetchOptions) (string, er
 	return out, nil
 }
 
-func download(ctx context.Context, client *http.Client, f RemoteFile, path string, quiet bool) error {
+// errStalled is the cause of a download cancelled for receiving nothing.
+var errStalled = errors.New("stalled")
+
+func download(ctx context.Context, client *http.Client, f RemoteFile, path string, quiet bool, idle time.Duration) error {
 	part := path + ".part"
 	have := int64(0)
 	if st, err := os.Stat(part); err == nil {
+		// The part may be whole (the process stopped after the last byte, before the
+		// rename): asking the server for what follows it would get HTTP 416.
+		if verify(part, f) == nil {
+			return os.Rename(part, path)
+		}
 		have = st.Size()
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := time.AfterFunc(idle, func() { cancel(errStalled) })
+	defer timer.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.URL, err)
@@ -174,6 +196,9 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errStalled) {
+			return fmt.Errorf("downloading %s: the server sent nothing for %s", f.URL, idle)
+		}
 		return fmt.Errorf("downloading %s: %w", f.URL, err)
 	}
 	defer resp.Body.Close()
@@ -184,6 +209,13 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 	case resp.StatusCode == http.StatusOK:
 		flags |= os.O_TRUNC
 		have = 0
+	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
+		// The part is as long as the file, or longer, yet does not verify: start over.
+		resp.Body.Close()
+		if err := os.Remove(part); err != nil {
+			return fmt.Errorf("downloading %s: %w", f.URL, err)
+		}
+		return download(ctx, client, f, path, quiet, idle)
 	default:
 		return fmt.Errorf("downloading %s: HTTP %s", f.URL, resp.Status)
 	}
@@ -200,10 +232,13 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 		bar = progress.New("downloading "+f.Name, total, "bytes")
 		bar.Add(have)
 	}
-	_, err = io.Copy(out, &countingReader{resp.Body, bar})
+	_, err = io.Copy(out, &countingReader{r: resp.Body, bar: bar, timer: timer, idle: idle})
 	bar.Done()
 	if cerr := out.Close(); err == nil {
 		err = cerr
+	}
+	if errors.Is(context.Cause(ctx), errStalled) {
+		err = fmt.Errorf("the server sent nothing for %s", idle)
 	}
 	if err != nil {
 		return fmt.Errorf("downloading %s (kept %s to resume): %w", f.URL, part, err)
@@ -215,13 +250,19 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 	return os.Rename(part, path)
 }
 
+// countingReader advances the progress bar and restarts the idle timer as data arrives.
 type countingReader struct {
-	r   io.Reader
-	bar *progress.Bar
+	r     io.Reader
+	bar   *progress.Bar
+	timer *time.Timer
+	idle  time.Duration
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if n > 0 {
+		c.timer.Reset(c.idle)
+	}
 	c.bar.Add(int64(n))
 	return n, err
 }
@@ -281,12 +322,12 @@ func extractTarGz(archive, dir, want string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", archive, err)
 		}
+		if !filepath.IsLocal(h.Name) {
+			return fmt.Errorf("%s: entry %q escapes the folder", archive, h.Name)
+		}
 		name := filepath.Clean(h.Name)
 		if !strings.HasPrefix(name, want+string(filepath.Separator)) || h.Typeflag != tar.TypeReg {
 			continue
-		}
-		if strings.Contains(name, "..") {
-			return fmt.Errorf("%s: entry %q escapes the folder", archive, h.Name)
 		}
 		target := filepath.Join(tmp, name)
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {

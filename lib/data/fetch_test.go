@@ -8,6 +8,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -180,5 +181,103 @@ func TestFetchUnpacksCIFARArchive(t *testing.T) {
 	train, test, err := LoadCIFAR10(dir)
 	if err != nil || train.Len() != 50 || test.Len() != 10 || !bytes.Equal(test.Pixels, d.Pixels) {
 		t.Fatalf("CIFAR from the archive: %v", err)
+	}
+}
+
+// fetchAfterPart fetches the first IDX file of a local server into a cache that
+// holds part as the file's partial download, and returns what landed and the number
+// of requests.
+func fetchAfterPart(t *testing.T, part func(whole []byte) []byte) (got, want []byte, requests int32) {
+	files := idxFiles(t)
+	var hits atomic.Int32
+	srv := server(files, &hits)
+	defer srv.Close()
+	cache := t.TempDir()
+	name := mnistStyleNames[0]
+	os.MkdirAll(filepath.Join(cache, "tiny"), 0o755)
+	os.WriteFile(filepath.Join(cache, "tiny", name+".part"), part(bytes.Clone(files[name])), 0o644)
+	if _, err := FetchSource(context.Background(), sourceFor(srv.URL, files, name), FetchOptions{CacheDir: cache, Quiet: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = os.ReadFile(filepath.Join(cache, "tiny", name))
+	return got, files[name], hits.Load()
+}
+
+// A part that is already whole (the process stopped after the last byte, before the
+// rename) lands without a request: asking for the bytes after it would get HTTP 416.
+func TestFetchCompletePartLandsWithoutARequest(t *testing.T) {
+	got, want, requests := fetchAfterPart(t, func(whole []byte) []byte { return whole })
+	if !bytes.Equal(got, want) || requests != 0 {
+		t.Errorf("file equal: %v, %d requests: want the part renamed and no request", bytes.Equal(got, want), requests)
+	}
+}
+
+// A part as long as the file but corrupt gets HTTP 416 for its range: the download
+// starts over instead of failing every later run.
+func TestFetchCorruptFullPartStartsOver(t *testing.T) {
+	got, want, requests := fetchAfterPart(t, func(whole []byte) []byte { whole[len(whole)/2] ^= 0xff; return whole })
+	if !bytes.Equal(got, want) || requests != 2 {
+		t.Errorf("file equal: %v, %d requests: want a refused range, then the whole file", bytes.Equal(got, want), requests)
+	}
+}
+
+// A server that stops sending mid-file is given up on after the idle timeout, and the
+// part received is kept.
+func TestFetchStalledServerTimesOut(t *testing.T) {
+	files := idxFiles(t)
+	name := mnistStyleNames[0]
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := files[name]
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.Write(b[:len(b)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	cache := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		_, err := FetchSource(context.Background(), sourceFor(srv.URL, files, name), FetchOptions{CacheDir: cache, Quiet: true, IdleTimeout: 300 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "sent nothing for 300ms") || !strings.Contains(err.Error(), ".part to resume") {
+			t.Errorf("stalled download: %v; want the idle timeout named and the part kept", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a stalled download still hangs after 20 s with a 300 ms idle timeout")
+	}
+	if st, err := os.Stat(filepath.Join(cache, "tiny", name+".part")); err != nil || st.Size() != int64(len(files[name])/2) {
+		t.Errorf("the part received was not kept: %v", err)
+	}
+}
+
+// An archive entry that would land outside the cache folder is refused.
+func TestExtractRefusesEntriesOutsideTheFolder(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "evil.tar.gz")
+	var tgz bytes.Buffer
+	gz := gzip.NewWriter(&tgz)
+	tw := tar.NewWriter(gz)
+	for _, name := range []string{"cifar-10-batches-bin/ok.bin", "cifar-10-batches-bin/../../escaped.bin"} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+		tw.Write([]byte{1})
+	}
+	tw.Close()
+	gz.Close()
+	os.WriteFile(archive, tgz.Bytes(), 0o644)
+	os.MkdirAll(filepath.Join(dir, "cache"), 0o755)
+	err := extractTarGz(archive, filepath.Join(dir, "cache"), "cifar-10-batches-bin")
+	if err == nil || !strings.Contains(err.Error(), "escapes the folder") {
+		t.Errorf("extracting an entry with ../..: %v; want it refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escaped.bin")); err == nil {
+		t.Error("the escaping entry was written")
 	}
 }

@@ -3,9 +3,6 @@ package data
 import (
 	"fmt"
 	"image"
-	"image/color"
-	_ "image/gif" // GIF decoder
-	_ "image/jpeg"
 	"image/png"
 	"io"
 	"os"
@@ -14,13 +11,7 @@ import (
 	"strings"
 
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
-	_ "golang.org/x/image/bmp" // BMP decoder
-	"golang.org/x/image/draw"
-	_ "golang.org/x/image/webp" // WebP decoder
 )
-
-// imageExts are the file endings LoadFolder decodes; other files are skipped.
-var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".webp": true}
 
 // FolderOptions configures LoadFolder. The zero value infers everything.
 type FolderOptions struct {
@@ -34,6 +25,9 @@ type FolderOptions struct {
 	// Classes, when set, fixes the class list (and order) instead of the sorted
 	// sub-folder names: a test folder then gets the same labels as its train folder.
 	Classes []string
+	// MaxPixels refuses, from its header and before decoding it, an image of more
+	// pixels (width x height) than this; 0 means DefaultMaxPixels.
+	MaxPixels int
 }
 
 // FolderReport says what LoadFolder did besides loading.
@@ -44,8 +38,14 @@ type FolderReport struct {
 
 // LoadFolder loads root/<class>/<image> (the article's Dataset; torchvision's
 // ImageFolder): classes are the sub-folders sorted by name, images are PNG, JPEG, GIF,
-// BMP or WebP. Hidden files and non-images are skipped and listed in the report; a
-// corrupt image, an empty class folder or a missing folder is an error naming it.
+// BMP or WebP. Hidden files and non-images are skipped and listed in the report. An
+// error names the file or folder at fault: a corrupt image, an image whose header
+// claims more than MaxPixels pixels (refused before decoding), an empty class folder,
+// fewer than two classes, a missing folder.
+//
+// Images are read twice: once for their headers (to choose the common size and check
+// the limit), then one at a time for their pixels, so memory holds one decoded image
+// besides the dataset.
 func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error) {
 	var rep FolderReport
 	entries, err := os.ReadDir(root)
@@ -66,38 +66,38 @@ func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error)
 	}
 	type item struct {
 		path  string
-		img   image.Image
 		label int32
+		w, h  int
 	}
 	var items []item
 	sizes := map[[2]int]int{}
-	allGray := true
+	counts := make([]int, len(classes))
 	for label, class := range classes {
 		dir := filepath.Join(root, class)
 		files, err := os.ReadDir(dir)
 		if err != nil {
 			return nil, rep, fmt.Errorf("loading image folder: class %q: %w", class, err)
 		}
-		n := 0
 		for _, f := range files {
 			path := filepath.Join(dir, f.Name())
-			if f.IsDir() || strings.HasPrefix(f.Name(), ".") || !imageExts[strings.ToLower(filepath.Ext(f.Name()))] {
+			if f.IsDir() || strings.HasPrefix(f.Name(), ".") || !IsImageFile(f.Name()) {
 				rep.Skipped = append(rep.Skipped, path)
 				continue
 			}
-			img, err := decodeFile(path)
+			w, h, err := imageSize(path, opts.MaxPixels)
 			if err != nil {
 				return nil, rep, err
 			}
-			b := img.Bounds()
-			sizes[[2]int{b.Dy(), b.Dx()}]++
-			allGray = allGray && isGray(img)
-			items = append(items, item{path, img, int32(label)})
-			n++
+			sizes[[2]int{h, w}]++
+			items = append(items, item{path, int32(label), w, h})
+			counts[label]++
 		}
-		if n == 0 {
+		if counts[label] == 0 {
 			return nil, rep, fmt.Errorf("%s: class folder has no images (PNG, JPEG, GIF, BMP or WebP)", dir)
 		}
+	}
+	if len(classes) < 2 {
+		return nil, rep, fmt.Errorf("%s: one class folder (%s, %d images): a classifier needs at least two classes, one sub-folder each", root, classes[0], counts[0])
 	}
 	h, w := opts.Height, opts.Width
 	if h == 0 || w == 0 {
@@ -109,77 +109,66 @@ func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error)
 		}
 	}
 	ch := opts.Channels
-	if ch == 0 {
-		ch = 3
-		if allGray {
-			ch = 1
-		}
-	}
-	if ch != 1 && ch != 3 {
+	if ch != 0 && ch != 1 && ch != 3 {
 		return nil, rep, fmt.Errorf("%s: FolderOptions.Channels %d: want 0 (infer), 1 or 3", root, ch)
 	}
-	d := &Dataset{Name: filepath.Base(root), Height: h, Width: w, Channels: ch, Classes: classes,
-		Pixels: make([]uint8, 0, len(items)*h*w*ch), Labels: make([]int32, 0, len(items))}
+	// Read as RGB unless told gray; when inferring, keep one channel if all are gray.
+	readCh := 3
+	if ch == 1 {
+		readCh = 1
+	}
+	shape := Shape{Channels: readCh, Height: h, Width: w}
+	d := &Dataset{Name: filepath.Base(root), Height: h, Width: w, Channels: readCh, Classes: classes,
+		Pixels: make([]uint8, 0, len(items)*shape.Size()), Labels: make([]int32, 0, len(items))}
+	allGray := true
 	for _, it := range items {
-		img := it.img
-		if b := img.Bounds(); b.Dy() != h || b.Dx() != w {
+		if it.w != w || it.h != h {
 			if opts.NoResize {
-				return nil, rep, fmt.Errorf("%s: image is %dx%d, others are %dx%d, and resizing is off (FolderOptions.NoResize)", it.path, b.Dx(), b.Dy(), w, h)
+				return nil, rep, fmt.Errorf("%s: image is %dx%d, others are %dx%d, and resizing is off (FolderOptions.NoResize)", it.path, it.w, it.h, w, h)
 			}
-			dst := image.NewRGBA(image.Rect(0, 0, w, h))
-			draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
-			img = dst
 			rep.Resized++
 		}
-		d.Pixels = appendPixels(d.Pixels, img, ch)
+		img, err := ReadImageFile(it.path, opts.MaxPixels)
+		if err != nil {
+			return nil, rep, err
+		}
+		if ch == 0 && allGray {
+			allGray = isGray(img)
+		}
+		px, err := Pixels(img, shape)
+		if err != nil {
+			return nil, rep, fmt.Errorf("%s: %w", it.path, err)
+		}
+		d.Pixels = append(d.Pixels, px...)
 		d.Labels = append(d.Labels, it.label)
+	}
+	if ch == 0 && allGray {
+		// Every image is gray: keep one of the three equal channels.
+		for i := range len(d.Pixels) / 3 {
+			d.Pixels[i] = d.Pixels[3*i]
+		}
+		d.Pixels = d.Pixels[:len(d.Pixels)/3]
+		d.Channels = 1
 	}
 	return d, rep, nil
 }
 
-func decodeFile(path string) (image.Image, error) {
+// imageSize reads the width and height from an image file's header, refusing images
+// over maxPixels (DefaultMaxPixels when 0).
+func imageSize(path string, maxPixels int) (w, h int, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("loading image: %w", err)
+		return 0, 0, fmt.Errorf("loading image: %w", err)
 	}
 	defer f.Close()
-	img, _, err := image.Decode(f)
+	cfg, format, err := image.DecodeConfig(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a valid image (%s): %w", path, strings.TrimPrefix(filepath.Ext(path), "."), err)
+		return 0, 0, fmt.Errorf("%s: not a valid image (%s): %w", path, strings.TrimPrefix(filepath.Ext(path), "."), err)
 	}
-	return img, nil
-}
-
-func isGray(img image.Image) bool {
-	switch img.(type) {
-	case *image.Gray, *image.Gray16:
-		return true
+	if err := checkSize(cfg, format, path, maxPixels, " (raise FolderOptions.MaxPixels to load it)"); err != nil {
+		return 0, 0, err
 	}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if r != g || g != bl {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func appendPixels(dst []uint8, img image.Image, ch int) []uint8 {
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if ch == 1 {
-				dst = append(dst, color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y)
-				continue
-			}
-			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-			dst = append(dst, c.R, c.G, c.B)
-		}
-	}
-	return dst
+	return cfg.Width, cfg.Height, nil
 }
 
 // ToImage returns image i of d as a Go image (*image.Gray or *image.NRGBA).

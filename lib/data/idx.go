@@ -93,25 +93,15 @@ func ReadIDXLabels(r io.Reader, name string) ([]int32, error) {
 	return labels, nil
 }
 
-// readN reads exactly n bytes, growing the buffer as data arrives so that a lying
-// header cannot force a huge allocation up front.
+// readN reads exactly n bytes. io.ReadAll grows its buffer as data arrives, so a
+// lying header cannot force a huge allocation up front.
 func readN(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, 1<<20))
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
-		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			if len(buf) < n {
-				return nil, fmt.Errorf("truncated: got %d of %d bytes", len(buf), n)
-			}
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	buf, err := io.ReadAll(io.LimitReader(r, int64(n)))
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) < n {
+		return nil, fmt.Errorf("truncated: got %d of %d bytes", len(buf), n)
 	}
 	return buf, nil
 }

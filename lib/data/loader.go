@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
 	"github.com/gomlx/compute/dtypes"
@@ -63,6 +64,10 @@ type Loader struct {
 	Seed    uint64
 	// DropLast leaves out the last, smaller batch.
 	DropLast bool
+	// PadLast fills a smaller last batch with blank images up to the next power of
+	// two (at most BatchSize), so that a compiled model sees few batch sizes; Indices
+	// lists the real images only. For evaluation and prediction, not training.
+	PadLast bool
 	// Norm normalises pixels; nil maps them to [0, 1] only.
 	Norm *Normalization
 	// Augment, when set, applies random transformations (use it for training only).
@@ -121,7 +126,7 @@ func (l *Loader) Iter() iter.Seq2[train.Batch, error] {
 type Batch struct {
 	Images  *tensors.Tensor // float32 [n, height, width, channels]
 	Labels  *tensors.Tensor // int32 [n, 1]
-	Indices []int           // the images' indices in the Dataset
+	Indices []int           // the images' indices in the Dataset (fewer than n after PadLast)
 }
 
 // Batches yields one epoch of batches with their indices, then advances the epoch.
@@ -144,7 +149,11 @@ func (l *Loader) Batches() iter.Seq2[Batch, error] {
 			if len(idx) < l.BatchSize && l.DropLast {
 				break
 			}
-			if !yield(l.makeBatch(idx, r), nil) {
+			rows := len(idx)
+			if l.PadLast && rows < l.BatchSize {
+				rows = min(1<<bits.Len(uint(rows-1)), l.BatchSize)
+			}
+			if !yield(l.makeBatch(idx, rows, r), nil) {
 				return
 			}
 		}
@@ -170,12 +179,13 @@ func (l *Loader) prepare() error {
 	return nil
 }
 
-func (l *Loader) makeBatch(idx []int, r *rand.Rand) Batch {
+// makeBatch fills a batch of rows images (rows >= len(idx): the rest stay blank).
+func (l *Loader) makeBatch(idx []int, rows int, r *rand.Rand) Batch {
 	d := l.Data
 	h, w, ch := d.Height, d.Width, d.Channels
 	size := d.ImageSize()
-	images := tensors.FromShape(shapes.Make(dtypes.Float32, len(idx), h, w, ch))
-	labels := tensors.FromShape(shapes.Make(dtypes.Int32, len(idx), 1))
+	images := tensors.FromShape(shapes.Make(dtypes.Float32, rows, h, w, ch))
+	labels := tensors.FromShape(shapes.Make(dtypes.Int32, rows, 1))
 	tensors.MustMutableFlatData(images, func(flat []float32) {
 		for bi, i := range idx {
 			src, _ := d.Image(i)

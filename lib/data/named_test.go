@@ -9,7 +9,7 @@ import (
 )
 
 func TestOpenFolderLayouts(t *testing.T) {
-	train, test := fashion(t)
+	train, test := embeddedFashion(t)
 	root := t.TempDir()
 	if err := SaveFolder(train.Head(300), filepath.Join(root, "split", "train"), 0); err != nil {
 		t.Fatal(err)

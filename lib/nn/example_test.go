@@ -3,21 +3,22 @@ package nn_test
 import (
 	"fmt"
 
-	"github.com/gomlx/compute/gobackend"
+	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/nn"
 )
 
-// The article's CNN on 3x32x32 images (CIFAR-10's shape), layer by layer.
+// The article's CNN on 3x32x32 images (CIFAR-10's shape), layer by layer. Output
+// shapes are the tensors' own: batch, height, width, channels.
 func ExampleSummarize() {
-	s, err := nn.Summarize(gobackend.GetBackend(), nn.Net(10), 32, 32, 3)
+	s, err := nn.Summarize(nn.Net(10), data.Shape{Channels: 3, Height: 32, Width: 32})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Print(s)
 	// Output:
-	// Layer                  Output shape             Params
-	// input                  [B, 32, 32, 3]
+	// Layer                  Output [B,H,W,C]         Params
+	// input 3x32x32          [B, 32, 32, 3]
 	// /conv1 conv2d          [B, 32, 32, 32]             896
 	// relu                   [B, 32, 32, 32]
 	// maxpool2x2             [B, 16, 16, 32]

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/layers/activation"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -38,6 +39,13 @@ func Net(classes int) ModelFn {
 		x = ReLU(Linear(scope.In("fc1"), x, 128))
 		return Linear(scope.In("fc2"), x, classes)
 	}
+}
+
+// Dropout zeroes each value of x with probability rate while training, and scales
+// the rest by 1/(1-rate) (PyTorch's nn.Dropout); in evaluation and prediction it
+// returns x unchanged. It is GoMLX's layers.Dropout.
+func Dropout(scope *Scope, x *Node, rate float64) *Node {
+	return record(layers.DropoutStatic(scope, x, rate), "dropout")
 }
 
 // ReLU is max(x, 0).

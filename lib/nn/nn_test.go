@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"github.com/gopherdl/gopherdl/lib/data"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -79,7 +80,6 @@ func TestGradientsMatchNumerical(t *testing.T) {
 }
 
 func TestNetSummaryParameterCounts(t *testing.T) {
-	backend := gobackend.GetBackend()
 	for _, tc := range []struct {
 		h, w, c, want int
 		flatten       int
@@ -87,7 +87,7 @@ func TestNetSummaryParameterCounts(t *testing.T) {
 		{32, 32, 3, 545098, 64 * 8 * 8},
 		{28, 28, 1, 421642, 64 * 7 * 7},
 	} {
-		s, err := Summarize(backend, Net(10), tc.h, tc.w, tc.c)
+		s, err := Summarize(Net(10), data.Shape{Channels: tc.c, Height: tc.h, Width: tc.w})
 		if err != nil {
 			t.Fatal(err)
 		}

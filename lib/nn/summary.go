@@ -7,25 +7,28 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gopherdl/gopherdl/lib/data"
 )
 
 // Layer is one row of a Summary.
 type Layer struct {
-	Name   string // scope of the layer and its kind, e.g. "/conv1 conv2d"
-	Output []int  // output shape, batch axis first
-	Params int    // trainable parameters the layer created
+	Name   string `json:"name"`   // scope of the layer and its kind, e.g. "/conv1 conv2d"
+	Output []int  `json:"output"` // output shape, batch axis first
+	Params int    `json:"params"` // trainable parameters the layer created
 }
 
 // Summary lists a model's layers with their output shapes and parameter counts,
 // as torchinfo or Keras' model.summary() do.
 type Summary struct {
-	Input  []int   // input shape, batch axis first
-	Layers []Layer // in the order the model applies them
-	Total  int     // trainable parameters of the whole model
+	Input  data.Shape // the image shape it was built for
+	Layers []Layer    // in the order the model applies them
+	Total  int        // trainable parameters of the whole model
 }
 
 // String renders the summary as a table.
@@ -34,8 +37,8 @@ func (s Summary) String() string {
 	row := func(name, shape, params string) {
 		b.WriteString(strings.TrimRight(fmt.Sprintf("%-22s %-20s %10s", name, shape, params), " ") + "\n")
 	}
-	row("Layer", "Output shape", "Params")
-	row("input", fmtShape(s.Input), "")
+	row("Layer", "Output [B,H,W,C]", "Params")
+	row("input "+s.Input.String(), fmtShape([]int{1, s.Input.Height, s.Input.Width, s.Input.Channels}), "")
 	for _, l := range s.Layers {
 		p := ""
 		if l.Params > 0 {
@@ -98,9 +101,21 @@ func record(x *graph.Node, kind string, scope ...*model.Scope) *graph.Node {
 	return x
 }
 
-// Summarize builds fn for one image of shape [height, width, channels] on backend and
-// returns its layer table. It uses a fresh store: the caller's model is not touched.
-func Summarize(backend compute.Backend, fn ModelFn, height, width, channels int) (Summary, error) {
+// summaryBackend computes summaries: shapes and parameter counts are the same on
+// every backend, and the pure-Go one is always there.
+var summaryBackend = sync.OnceValues(func() (compute.Backend, error) { return gobackend.New("") })
+
+// Summarize builds fn for one image of the given shape and returns its layer table.
+// It uses a fresh store (the caller's model is not touched) and GoMLX's pure-Go
+// backend, whatever backend the model trains on.
+func Summarize(fn ModelFn, shape data.Shape) (Summary, error) {
+	if err := shape.Validate(); err != nil {
+		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
+	}
+	backend, err := summaryBackend()
+	if err != nil {
+		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
+	}
 	store := model.NewStore()
 	var rows []recRow
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
@@ -117,11 +132,11 @@ func Summarize(backend compute.Backend, fn ModelFn, height, width, channels int)
 	if err != nil {
 		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
 	}
-	in := tensors.FromShape(shapes.Make(dtypes.Float32, 1, height, width, channels))
+	in := tensors.FromShape(shapes.Make(dtypes.Float32, 1, shape.Height, shape.Width, shape.Channels))
 	if _, err := exec.Call(in); err != nil {
-		return Summary{}, fmt.Errorf("nn.Summarize: building the model for input %dx%dx%d: %w", channels, height, width, err)
+		return Summary{}, fmt.Errorf("nn.Summarize: building the model for input %s: %w", shape, err)
 	}
-	s := Summary{Input: []int{1, height, width, channels}}
+	s := Summary{Input: shape}
 	for _, r := range rows {
 		l := Layer{Name: r.kind, Output: r.shape}
 		if r.scope != "" {

@@ -20,7 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
-	"github.com/gopherdl/gopherdl/lib/train"
+	"github.com/gopherdl/gopherdl/lib/metrics"
 )
 
 // Figure is a drawing of a given size.
@@ -33,7 +33,11 @@ type Figure struct {
 func (f *Figure) render(c draw.Canvas) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("drawing the figure: %v", r)
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("drawing the figure: %w", e)
+			} else {
+				err = fmt.Errorf("drawing the figure: %v", r)
+			}
 		}
 	}()
 	f.draw(c)
@@ -129,9 +133,9 @@ func (f *Figure) MustDisplay() {
 // LiveCurves returns a callback for train.Model.Fit that redraws the training
 // curves in one notebook block after every epoch; the block keeps the last drawing
 // in the saved notebook. Outside a notebook the callback does nothing.
-func LiveCurves() func([]train.Epoch) {
+func LiveCurves() func([]metrics.Epoch) {
 	id := "gopherdl-curves-" + gonbui.UniqueID()
-	return func(h []train.Epoch) {
+	return func(h []metrics.Epoch) {
 		if !gonbui.IsNotebook {
 			return
 		}

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette"
@@ -15,9 +16,10 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	xdraw "golang.org/x/image/draw"
+
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/metrics"
-	"github.com/gopherdl/gopherdl/lib/train"
 )
 
 var (
@@ -36,7 +38,6 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
 	p.Y.Tick.Marker = exactTicks{}
 	return p
 }
@@ -55,14 +56,18 @@ func (exactTicks) Ticks(min, max float64) []plot.Tick {
 	return ts
 }
 
-func line(p *plot.Plot, name string, c color.Color, xs, ys []float64, dashed bool) error {
+// line adds a line with points to p and returns it, for a legend.
+func line(p *plot.Plot, c color.Color, xs, ys []float64, dashed bool) (legendEntry, error) {
+	if len(xs) != len(ys) {
+		return legendEntry{}, fmt.Errorf("%d x values for %d y values", len(xs), len(ys))
+	}
 	pts := make(plotter.XYs, len(xs))
 	for i := range xs {
 		pts[i] = plotter.XY{X: xs[i], Y: ys[i]}
 	}
 	l, s, err := plotter.NewLinePoints(pts)
 	if err != nil {
-		return err
+		return legendEntry{}, err
 	}
 	l.Color, s.Color = c, c
 	l.Width = vg.Points(1.5)
@@ -71,94 +76,145 @@ func line(p *plot.Plot, name string, c color.Color, xs, ys []float64, dashed boo
 	}
 	s.Shape = draw.CircleGlyph{}
 	p.Add(l, s)
-	p.Legend.Add(name, l, s)
-	return nil
+	return legendEntry{thumbs: []plot.Thumbnailer{l, s}}, nil
 }
 
-// Curves holds per-epoch series to plot. Test can be a validation set.
+// Curves holds per-epoch series to plot.
 type Curves struct {
 	Epochs                 []float64
-	TrainLoss, TestLoss    []float64
-	TrainAccuracy, TestAcc []float64 // TrainAccuracy may be nil
+	TrainLoss, EvalLoss    []float64
+	TrainAccuracy, EvalAcc []float64 // in %; TrainAccuracy may be nil
 	LR                     []float64
-	TestName               string // "test" or "validation"
+	EvalName               string // "validation" or "test"
 }
 
 // CurvesFromHistory turns a training history into Curves.
-func CurvesFromHistory(h []train.Epoch) Curves {
-	c := Curves{TestName: "test"}
+func CurvesFromHistory(h []metrics.Epoch) Curves {
+	c := Curves{EvalName: metrics.EvalLabel(h)}
+	hasTrainAcc := false
 	for _, e := range h {
 		c.Epochs = append(c.Epochs, float64(e.Epoch))
 		c.TrainLoss = append(c.TrainLoss, e.TrainLoss)
-		c.TestLoss = append(c.TestLoss, e.TestLoss)
-		c.TestAcc = append(c.TestAcc, 100*e.TestAccuracy)
+		c.EvalLoss = append(c.EvalLoss, e.EvalLoss)
+		c.TrainAccuracy = append(c.TrainAccuracy, 100*e.TrainAccuracy)
+		c.EvalAcc = append(c.EvalAcc, 100*e.EvalAccuracy)
 		c.LR = append(c.LR, e.LR)
+		hasTrainAcc = hasTrainAcc || e.TrainAccuracy > 0
+	}
+	if !hasTrainAcc {
+		c.TrainAccuracy = nil // a history without training accuracy (an older checkpoint)
 	}
 	return c
 }
 
-// TrainingCurves draws three panels: train and test loss, test accuracy (%), and the
-// learning rate (log scale) by epoch.
-func TrainingCurves(h []train.Epoch) (*Figure, error) {
+// TrainingCurves draws three panels: training and evaluation loss, training and
+// evaluation accuracy (%), and the learning rate (log scale) by epoch, with one legend
+// above them.
+func TrainingCurves(h []metrics.Epoch) (*Figure, error) {
 	return CurvesFigure(CurvesFromHistory(h))
 }
 
 // CurvesFigure draws Curves as TrainingCurves does.
 func CurvesFigure(c Curves) (*Figure, error) {
-	if len(c.Epochs) == 0 {
+	n := len(c.Epochs)
+	if n == 0 {
 		return nil, fmt.Errorf("plot.TrainingCurves: no epochs to draw")
 	}
-	name := c.TestName
+	for name, v := range map[string][]float64{"training loss": c.TrainLoss, "evaluation loss": c.EvalLoss, "evaluation accuracy": c.EvalAcc, "learning rate": c.LR} {
+		if len(v) != n {
+			return nil, fmt.Errorf("plot.TrainingCurves: %d values of the %s for %d epochs", len(v), name, n)
+		}
+	}
+	if c.TrainAccuracy != nil && len(c.TrainAccuracy) != n {
+		return nil, fmt.Errorf("plot.TrainingCurves: %d values of the training accuracy for %d epochs", len(c.TrainAccuracy), n)
+	}
+	name := c.EvalName
 	if name == "" {
-		name = "test"
+		name = "evaluation"
 	}
 	loss := newPlot("Loss", "epoch", "cross-entropy")
-	if err := line(loss, "train", blue, c.Epochs, c.TrainLoss, false); err != nil {
+	trainEntry, err := line(loss, blue, c.Epochs, c.TrainLoss, false)
+	if err != nil {
 		return nil, err
 	}
-	if err := line(loss, name, vermillon, c.Epochs, c.TestLoss, true); err != nil {
+	evalEntry, err := line(loss, vermillon, c.Epochs, c.EvalLoss, true)
+	if err != nil {
 		return nil, err
 	}
 	acc := newPlot("Accuracy", "epoch", "accuracy (%)")
 	if c.TrainAccuracy != nil {
-		if err := line(acc, "train", blue, c.Epochs, c.TrainAccuracy, false); err != nil {
+		if _, err := line(acc, blue, c.Epochs, c.TrainAccuracy, false); err != nil {
 			return nil, err
 		}
 	}
-	if err := line(acc, name, vermillon, c.Epochs, c.TestAcc, true); err != nil {
+	if _, err := line(acc, vermillon, c.Epochs, c.EvalAcc, true); err != nil {
 		return nil, err
 	}
-	acc.Legend.Top = false // accuracy rises: the bottom right stays free
 	lr := newPlot("Learning rate", "epoch", "lr (log scale)")
 	lr.Y.Scale = plot.LogScale{}
 	lr.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	if err := line(lr, "lr", green, c.Epochs, c.LR, false); err != nil {
+	lrEntry, err := line(lr, green, c.Epochs, c.LR, false)
+	if err != nil {
 		return nil, err
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range c.LR {
-		if v <= 0 {
+		if v <= 0 || math.IsNaN(v) {
 			return nil, fmt.Errorf("plot.TrainingCurves: learning rate %g: want > 0 (log scale)", v)
 		}
 		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
 	lr.Y.Min, lr.Y.Max = lo/2, hi*2 // a constant rate still gets a visible range
-	lr.Legend = plot.NewLegend()
 	for _, p := range []*plot.Plot{loss, acc, lr} {
 		p.X.Tick.Marker = integerTicks{}
-		p.X.Min, p.X.Max = c.Epochs[0]-0.2, c.Epochs[len(c.Epochs)-1]+0.2
+		p.X.Min, p.X.Max = c.Epochs[0]-0.2, c.Epochs[n-1]+0.2
 	}
-	return panels(loss, acc, lr), nil
+	trainEntry.name, evalEntry.name, lrEntry.name = "train", name, "learning rate"
+	return panels([]legendEntry{trainEntry, evalEntry, lrEntry}, loss, acc, lr), nil
 }
 
-// panels lays plots out side by side, aligned, on a wide white figure.
-func panels(plots ...*plot.Plot) *Figure {
+// legendEntry is one entry of a figure's legend: a name and how its data is drawn.
+type legendEntry struct {
+	name   string
+	thumbs []plot.Thumbnailer
+}
+
+// legendHeight is the height of the legend row above a figure's panels.
+const legendHeight = 7 * vg.Millimeter
+
+// drawLegend draws the entries in one row, centred at the top of dc.
+func drawLegend(dc draw.Canvas, entries []legendEntry) {
+	sty := text.Style{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, YAlign: draw.YCenter}
+	sty.Font.Size = vg.Points(10)
+	thumb, gap := vg.Points(22), vg.Points(14)
+	var width vg.Length
+	for _, e := range entries {
+		width += thumb + vg.Points(4) + sty.Width(e.name) + gap
+	}
+	x := (dc.Min.X+dc.Max.X)/2 - (width-gap)/2
+	y := dc.Max.Y - legendHeight/2
+	for _, e := range entries {
+		c := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: x, Y: y - vg.Points(4)}, Max: vg.Point{X: x + thumb, Y: y + vg.Points(4)}}}
+		for _, t := range e.thumbs {
+			t.Thumbnail(&c)
+		}
+		x += thumb + vg.Points(4)
+		dc.FillText(sty, vg.Point{X: x, Y: y}, e.name)
+		x += sty.Width(e.name) + gap
+	}
+}
+
+// panels lays plots out side by side, aligned, on a wide white figure, under one
+// legend row for all of them.
+func panels(legend []legendEntry, plots ...*plot.Plot) *Figure {
 	row := [][]*plot.Plot{plots}
-	return &Figure{Width: 27 * vg.Centimeter, Height: 8 * vg.Centimeter, draw: func(dc draw.Canvas) {
+	return &Figure{Width: 27 * vg.Centimeter, Height: 8*vg.Centimeter + legendHeight, draw: func(dc draw.Canvas) {
 		dc.SetColor(white)
 		dc.Fill(dc.Rectangle.Path())
+		drawLegend(dc, legend)
+		area := draw.Crop(dc, 0, 0, 0, -legendHeight)
 		canvases := plot.Align(row, draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2,
-			PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}, dc)
+			PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}, area)
 		for i, p := range plots {
 			p.Draw(canvases[0][i])
 		}
@@ -255,7 +311,7 @@ func padded(dc draw.Canvas) draw.Canvas {
 }
 
 // ClassScores draws per-class precision, recall and F1 as grouped bars, with the
-// macro averages in the title.
+// macro averages in the title and the legend above the bars.
 func ClassScores(r metrics.Report) (*Figure, error) {
 	k := len(r.PerClass)
 	if k == 0 {
@@ -264,6 +320,7 @@ func ClassScores(r metrics.Report) (*Figure, error) {
 	p := newPlot(fmt.Sprintf("Per-class scores (macro P %.2f, R %.2f, F1 %.2f)", r.MacroPrecision, r.MacroRecall, r.MacroF1), "", "score")
 	w := vg.Points(7)
 	names := make([]string, k)
+	var legend []legendEntry
 	for i, series := range []struct {
 		name string
 		c    color.Color
@@ -286,32 +343,33 @@ func ClassScores(r metrics.Report) (*Figure, error) {
 		b.LineStyle.Width = 0
 		b.Offset = vg.Length(i-1) * w
 		p.Add(b)
-		p.Legend.Add(series.name, b)
+		legend = append(legend, legendEntry{name: series.name, thumbs: []plot.Thumbnailer{b}})
 	}
-	// Head room above 1 for the legend, ticks only on [0, 1].
-	p.Y.Min, p.Y.Max = 0, 1.4
+	p.Y.Min, p.Y.Max = 0, 1.02
 	p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 0.25, Label: "0.25"},
 		{Value: 0.5, Label: "0.5"}, {Value: 0.75, Label: "0.75"}, {Value: 1, Label: "1"}})
 	p.NominalX(names...)
 	p.X.Tick.Label.Rotation = math.Pi / 4
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
-	return &Figure{Width: vg.Length(k)*1.6*vg.Centimeter + 4*vg.Centimeter, Height: 10 * vg.Centimeter, draw: func(dc draw.Canvas) {
+	return &Figure{Width: vg.Length(k)*1.6*vg.Centimeter + 4*vg.Centimeter, Height: 10*vg.Centimeter + legendHeight, draw: func(dc draw.Canvas) {
 		dc.SetColor(white)
 		dc.Fill(dc.Rectangle.Path())
-		p.Draw(padded(dc))
+		drawLegend(dc, legend)
+		p.Draw(padded(draw.Crop(dc, 0, 0, 0, -legendHeight)))
 	}}, nil
 }
 
-// Tile is one image of a grid: its caption and whether to mark it as wrong.
+// Tile is one image of a grid: its caption (one or more lines) and whether to mark
+// it as wrong.
 type Tile struct {
 	Image   image.Image
 	Caption string
 	Wrong   bool
 }
 
-// ImageGrid draws images in a grid with their captions; wrong ones get a red caption
-// and frame.
+// ImageGrid draws images in a grid with their captions above them; wrong ones get a
+// red caption and a red frame around the image.
 func ImageGrid(title string, tiles []Tile, cols int) (*Figure, error) {
 	if len(tiles) == 0 {
 		return nil, fmt.Errorf("plot.ImageGrid: no images")
@@ -324,16 +382,22 @@ func ImageGrid(title string, tiles []Tile, cols int) (*Figure, error) {
 	for i := range plots {
 		plots[i] = make([]*plot.Plot, cols)
 	}
+	captionLines := 1
 	for i, t := range tiles {
+		if t.Image == nil {
+			return nil, fmt.Errorf("plot.ImageGrid: tile %d has no image", i)
+		}
 		p := plot.New()
 		b := t.Image.Bounds()
 		p.Add(plotter.NewImage(t.Image, 0, 0, float64(b.Dx()), float64(b.Dy())))
 		p.HideAxes()
 		p.Title.Text = t.Caption
 		p.Title.TextStyle.Font.Size = vg.Points(8)
+		p.Title.Padding = vg.Points(3)
 		if t.Wrong {
 			p.Title.TextStyle.Color = red
 		}
+		captionLines = max(captionLines, strings.Count(t.Caption, "\n")+1)
 		plots[i/cols][i%cols] = p
 	}
 	for r := range plots {
@@ -345,7 +409,8 @@ func ImageGrid(title string, tiles []Tile, cols int) (*Figure, error) {
 		}
 	}
 	tile := 3.2 * vg.Centimeter
-	return &Figure{Width: vg.Length(cols) * tile, Height: vg.Length(rows)*(tile+4*vg.Millimeter) + 10*vg.Millimeter, draw: func(dc draw.Canvas) {
+	caption := vg.Length(captionLines) * 3.5 * vg.Millimeter
+	return &Figure{Width: vg.Length(cols) * tile, Height: vg.Length(rows)*(tile+caption) + 10*vg.Millimeter, draw: func(dc draw.Canvas) {
 		dc.SetColor(white)
 		dc.Fill(dc.Rectangle.Path())
 		if title != "" {
@@ -359,27 +424,28 @@ func ImageGrid(title string, tiles []Tile, cols int) (*Figure, error) {
 			for c := range plots[r] {
 				plots[r][c].Draw(canvases[r][c])
 				if idx := r*cols + c; idx < len(tiles) && tiles[idx].Wrong {
-					cv := canvases[r][c]
+					// Around the image only: the caption above stays clear.
+					cv := plots[r][c].DataCanvas(canvases[r][c])
 					cv.SetColor(red)
-					cv.SetLineWidth(vg.Points(1.5))
-					in := vg.Points(1)
-					lo, hi := vg.Point{X: cv.Min.X + in, Y: cv.Min.Y + in}, vg.Point{X: cv.Max.X - in, Y: cv.Max.Y - in}
-					var path vg.Path
-					path.Move(lo)
-					path.Line(vg.Point{X: hi.X, Y: lo.Y})
-					path.Line(hi)
-					path.Line(vg.Point{X: lo.X, Y: hi.Y})
-					path.Close()
-					cv.Stroke(path)
+					cv.SetLineWidth(vg.Points(2))
+					cv.Stroke(cv.Rectangle.Path())
 				}
 			}
 		}
 	}}, nil
 }
 
-// Predictions draws a grid of dataset images with "true / predicted" captions; wrong
-// predictions are marked. predictions may be nil (true labels only).
-func Predictions(title string, d *data.Dataset, indices []int, predictions []int32, cols int) (*Figure, error) {
+// Predictions draws a grid of dataset images captioned with their true class and,
+// when predictions is given, the predicted class ("true → predicted", the
+// confidence when confidence is given); wrong predictions are marked in red.
+// predictions and confidence may be nil; when given, they hold one value per index.
+func Predictions(title string, d *data.Dataset, indices []int, predictions []int32, confidence []float32, cols int) (*Figure, error) {
+	if predictions != nil && len(predictions) != len(indices) {
+		return nil, fmt.Errorf("plot.Predictions: %d predictions for %d images", len(predictions), len(indices))
+	}
+	if confidence != nil && len(confidence) != len(indices) {
+		return nil, fmt.Errorf("plot.Predictions: %d confidences for %d images", len(confidence), len(indices))
+	}
 	tiles := make([]Tile, len(indices))
 	for i, idx := range indices {
 		if idx < 0 || idx >= d.Len() {
@@ -387,10 +453,22 @@ func Predictions(title string, d *data.Dataset, indices []int, predictions []int
 		}
 		_, l := d.Image(idx)
 		tiles[i] = Tile{Image: upscale(d.ToImage(idx), 4), Caption: d.Classes[l]}
-		if predictions != nil {
-			p := predictions[i]
-			tiles[i].Caption = fmt.Sprintf("%s / %s", d.Classes[l], d.Classes[p])
-			tiles[i].Wrong = p != l
+		if predictions == nil {
+			continue
+		}
+		p := predictions[i]
+		if p < 0 || int(p) >= len(d.Classes) {
+			return nil, fmt.Errorf("plot.Predictions: prediction %d of image %d: want 0..%d", p, idx, len(d.Classes)-1)
+		}
+		conf := ""
+		if confidence != nil {
+			conf = fmt.Sprintf(" %.0f%%", 100*confidence[i])
+		}
+		tiles[i].Wrong = p != l
+		if tiles[i].Wrong {
+			tiles[i].Caption = fmt.Sprintf("%s\n→ %s%s", d.Classes[l], d.Classes[p], conf)
+		} else {
+			tiles[i].Caption = fmt.Sprintf("%s\n%s", d.Classes[l], strings.TrimSpace(conf))
 		}
 	}
 	return ImageGrid(title, tiles, cols)
@@ -401,11 +479,7 @@ func Predictions(title string, d *data.Dataset, indices []int, predictions []int
 func upscale(img image.Image, f int) image.Image {
 	b := img.Bounds()
 	out := image.NewNRGBA(image.Rect(0, 0, b.Dx()*f, b.Dy()*f))
-	for y := range b.Dy() * f {
-		for x := range b.Dx() * f {
-			out.Set(x, y, img.At(b.Min.X+x/f, b.Min.Y+y/f))
-		}
-	}
+	xdraw.NearestNeighbor.Scale(out, out.Bounds(), img, b, xdraw.Src, nil)
 	return out
 }
 
@@ -423,6 +497,9 @@ func SaliencyOverlay(img image.Image, sal []float32) (image.Image, error) {
 			g := color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y
 			base := float64(g) * 0.6
 			s := math.Min(math.Max(float64(sal[y*b.Dx()+x]), 0), 1)
+			if math.IsNaN(s) {
+				s = 0
+			}
 			// heat: black-red-yellow ramp, alpha-blended by s.
 			hr, hg := math.Min(1, 2*s)*255, math.Max(0, 2*s-1)*255
 			out.Set(x, y, color.NRGBA{
@@ -433,12 +510,19 @@ func SaliencyOverlay(img image.Image, sal []float32) (image.Image, error) {
 }
 
 // Saliency draws, for each image, the image and its saliency overlay side by side.
+// maps holds one map per index (height x width values); predictions may be nil.
 func Saliency(title string, d *data.Dataset, indices []int, maps [][]float32, predictions []int32) (*Figure, error) {
 	if len(maps) != len(indices) {
 		return nil, fmt.Errorf("plot.Saliency: %d maps for %d images", len(maps), len(indices))
 	}
+	if predictions != nil && len(predictions) != len(indices) {
+		return nil, fmt.Errorf("plot.Saliency: %d predictions for %d images", len(predictions), len(indices))
+	}
 	var tiles []Tile
 	for i, idx := range indices {
+		if idx < 0 || idx >= d.Len() {
+			return nil, fmt.Errorf("plot.Saliency: index %d outside %q (%d images)", idx, d.Name, d.Len())
+		}
 		img := d.ToImage(idx)
 		over, err := SaliencyOverlay(img, maps[i])
 		if err != nil {
@@ -448,48 +532,66 @@ func Saliency(title string, d *data.Dataset, indices []int, maps [][]float32, pr
 		caption := d.Classes[l]
 		wrong := false
 		if predictions != nil {
-			caption = fmt.Sprintf("%s / %s", d.Classes[l], d.Classes[predictions[i]])
-			wrong = predictions[i] != l
+			p := predictions[i]
+			if p < 0 || int(p) >= len(d.Classes) {
+				return nil, fmt.Errorf("plot.Saliency: prediction %d of image %d: want 0..%d", p, idx, len(d.Classes)-1)
+			}
+			wrong = p != l
+			if wrong {
+				caption = fmt.Sprintf("%s\n→ %s", d.Classes[l], d.Classes[p])
+			} else {
+				caption = d.Classes[l] + "\n "
+			}
 		}
 		tiles = append(tiles, Tile{Image: upscale(img, 4), Caption: caption, Wrong: wrong},
-			Tile{Image: upscale(over, 4), Caption: "saliency"})
+			Tile{Image: upscale(over, 4), Caption: "saliency\n "})
 	}
 	return ImageGrid(title, tiles, 6)
 }
 
-// Compare draws several training runs side by side: train loss, test (or validation)
-// loss and test accuracy by epoch, one colour per run.
-func Compare(names []string, runs [][]train.Epoch) (*Figure, error) {
+// Compare draws several training runs side by side: training loss, evaluation loss
+// and evaluation accuracy by epoch, one colour per run, one legend above the panels.
+func Compare(names []string, runs [][]metrics.Epoch) (*Figure, error) {
 	if len(names) != len(runs) || len(runs) == 0 {
 		return nil, fmt.Errorf("plot.Compare: %d names for %d runs", len(names), len(runs))
 	}
 	colors := []color.Color{blue, vermillon, green, color.RGBA{204, 121, 167, 255}, color.RGBA{230, 159, 0, 255}, grey}
-	trainLoss := newPlot("Train loss", "epoch", "cross-entropy")
-	testLoss := newPlot("Test loss", "epoch", "cross-entropy")
-	acc := newPlot("Test accuracy", "epoch", "accuracy (%)")
-	acc.Legend.Top = false
+	eval := "Evaluation"
+	for _, h := range runs {
+		if l := metrics.EvalLabel(h); l != "evaluation" {
+			eval = strings.ToUpper(l[:1]) + l[1:]
+			break
+		}
+	}
+	trainLoss := newPlot("Training loss", "epoch", "cross-entropy")
+	evalLoss := newPlot(eval+" loss", "epoch", "cross-entropy")
+	acc := newPlot(eval+" accuracy", "epoch", "accuracy (%)")
 	lastEpoch := 1.0
+	var legend []legendEntry
 	for i, h := range runs {
 		if len(h) == 0 {
 			return nil, fmt.Errorf("plot.Compare: run %q has no epochs", names[i])
 		}
 		c := CurvesFromHistory(h)
 		col := colors[i%len(colors)]
-		if err := line(trainLoss, names[i], col, c.Epochs, c.TrainLoss, false); err != nil {
+		entry, err := line(trainLoss, col, c.Epochs, c.TrainLoss, false)
+		if err != nil {
 			return nil, err
 		}
-		if err := line(testLoss, names[i], col, c.Epochs, c.TestLoss, false); err != nil {
+		if _, err := line(evalLoss, col, c.Epochs, c.EvalLoss, false); err != nil {
 			return nil, err
 		}
-		if err := line(acc, names[i], col, c.Epochs, c.TestAcc, false); err != nil {
+		if _, err := line(acc, col, c.Epochs, c.EvalAcc, false); err != nil {
 			return nil, err
 		}
+		entry.name = names[i]
+		legend = append(legend, entry)
 		lastEpoch = math.Max(lastEpoch, c.Epochs[len(c.Epochs)-1])
 	}
-	plots := []*plot.Plot{trainLoss, testLoss, acc}
+	plots := []*plot.Plot{trainLoss, evalLoss, acc}
 	for _, p := range plots {
 		p.X.Tick.Marker = integerTicks{}
 		p.X.Min, p.X.Max = 0.8, lastEpoch+0.2
 	}
-	return panels(plots...), nil
+	return panels(legend, plots...), nil
 }

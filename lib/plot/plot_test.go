@@ -2,6 +2,7 @@ package plot
 
 import (
 	"bytes"
+	"errors"
 	"image/png"
 	"math"
 	"os"
@@ -11,9 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot/vg/draw"
+
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/metrics"
-	"github.com/gopherdl/gopherdl/lib/train"
 )
 
 // svgText returns the text drawn in an SVG (gonum's vgsvg writes <text> elements).
@@ -55,15 +57,15 @@ func checkPNG(t *testing.T, f *Figure) {
 }
 
 func TestTrainingCurves(t *testing.T) {
-	h := []train.Epoch{{Epoch: 1, TrainLoss: 1.5, TestLoss: 1.2, TestAccuracy: 0.61, LR: 0.01},
-		{Epoch: 2, TrainLoss: 0.9, TestLoss: 0.8, TestAccuracy: 0.72, LR: 0.01},
-		{Epoch: 3, TrainLoss: 0.7, TestLoss: 0.75, TestAccuracy: 0.75, LR: 0.001}}
+	h := []metrics.Epoch{{Epoch: 1, TrainLoss: 1.5, TrainAccuracy: 0.5, EvalLoss: 1.2, EvalAccuracy: 0.61, EvalSet: "x/validation", LR: 0.01},
+		{Epoch: 2, TrainLoss: 0.9, TrainAccuracy: 0.7, EvalLoss: 0.8, EvalAccuracy: 0.72, EvalSet: "x/validation", LR: 0.01},
+		{Epoch: 3, TrainLoss: 0.7, TrainAccuracy: 0.8, EvalLoss: 0.75, EvalAccuracy: 0.75, EvalSet: "x/validation", LR: 0.001}}
 	f, err := TrainingCurves(h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	txt := svgText(t, f)
-	for _, want := range []string{"Loss", "Accuracy", "Learning rate", "train", "test", "epoch", "accuracy (%)", "\n3\n"} {
+	for _, want := range []string{"Loss", "Accuracy", "Learning rate", "train", "validation", "learning rate", "epoch", "accuracy (%)", "\n3\n"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("curves lack %q; text:\n%s", want, txt)
 		}
@@ -80,8 +82,15 @@ func TestTrainingCurves(t *testing.T) {
 		}
 		seen[tk.Label] = true
 	}
+	if strings.Count(txt, "validation\n") != 1 {
+		t.Errorf("the legend is drawn %d times, want once for all panels", strings.Count(txt, "validation\n"))
+	}
 	if _, err := TrainingCurves(nil); err == nil {
 		t.Error("no epochs accepted")
+	}
+	if _, err := CurvesFigure(Curves{Epochs: []float64{1, 2}, TrainLoss: []float64{1}, EvalLoss: []float64{1, 2}, EvalAcc: []float64{1, 2}, LR: []float64{1, 1}}); err == nil ||
+		!strings.Contains(err.Error(), "1 values of the training loss for 2 epochs") {
+		t.Errorf("mismatched lengths: %v", err)
 	}
 	// A constant learning rate (no StepLR drop yet) must still draw.
 	for i := range h {
@@ -142,12 +151,13 @@ func TestPredictionsGridAndSaliency(t *testing.T) {
 	train, _ := embedded.MustLoad()
 	idx := []int{0, 1, 2, 3}
 	preds := []int32{train.Labels[0], train.Labels[1], (train.Labels[2] + 1) % 10, train.Labels[3]}
-	f, err := Predictions("Samples", train, idx, preds, 2)
+	conf := []float32{0.9, 0.8, 0.97, 0.6}
+	f, err := Predictions("Samples", train, idx, preds, conf, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	txt := svgText(t, f)
-	wrong := train.Classes[train.Labels[2]] + " / " + train.Classes[preds[2]]
+	wrong := "→ " + train.Classes[preds[2]] + " 97%"
 	if !strings.Contains(txt, wrong) || !strings.Contains(txt, "Samples") {
 		t.Errorf("grid lacks the caption %q; text:\n%s", wrong, txt)
 	}
@@ -156,8 +166,14 @@ func TestPredictionsGridAndSaliency(t *testing.T) {
 		t.Error("the wrong prediction is not marked in red")
 	}
 	checkPNG(t, f)
-	if _, err := Predictions("x", train, []int{train.Len()}, nil, 1); err == nil {
+	if _, err := Predictions("x", train, []int{train.Len()}, nil, nil, 1); err == nil {
 		t.Error("an index outside the dataset was accepted")
+	}
+	if _, err := Predictions("x", train, idx, preds[:2], nil, 1); err == nil || !strings.Contains(err.Error(), "2 predictions for 4 images") {
+		t.Errorf("mismatched predictions: %v", err)
+	}
+	if _, err := Predictions("x", train, idx[:1], []int32{42}, nil, 1); err == nil {
+		t.Error("a prediction outside the classes was accepted")
 	}
 
 	maps := make([][]float32, len(idx))
@@ -180,6 +196,12 @@ func TestPredictionsGridAndSaliency(t *testing.T) {
 	if _, err := SaliencyOverlay(train.ToImage(0), maps[0][:10]); err == nil {
 		t.Error("a saliency map of the wrong size was accepted")
 	}
+	if _, err := Saliency("x", train, []int{-1}, maps[:1], nil); err == nil {
+		t.Error("a negative index was accepted")
+	}
+	if _, err := Saliency("x", train, idx, maps, preds[:1]); err == nil {
+		t.Error("mismatched predictions were accepted")
+	}
 }
 
 func TestSaveBySuffix(t *testing.T) {
@@ -199,20 +221,31 @@ func TestSaveBySuffix(t *testing.T) {
 }
 
 func TestCompareRuns(t *testing.T) {
-	a := []train.Epoch{{Epoch: 1, TrainLoss: 1, TestLoss: 1.1, TestAccuracy: 0.5, LR: 0.01}, {Epoch: 2, TrainLoss: 0.8, TestLoss: 0.9, TestAccuracy: 0.6, LR: 0.01}}
-	b := []train.Epoch{{Epoch: 1, TrainLoss: 0.9, TestLoss: 1.0, TestAccuracy: 0.55, LR: 0.01}}
-	f, err := Compare([]string{"plain SGD", "momentum 0.9"}, [][]train.Epoch{a, b})
+	a := []metrics.Epoch{{Epoch: 1, TrainLoss: 1, EvalLoss: 1.1, EvalAccuracy: 0.5, EvalSet: "v/validation", LR: 0.01}, {Epoch: 2, TrainLoss: 0.8, EvalLoss: 0.9, EvalAccuracy: 0.6, EvalSet: "v/validation", LR: 0.01}}
+	b := []metrics.Epoch{{Epoch: 1, TrainLoss: 0.9, EvalLoss: 1.0, EvalAccuracy: 0.55, EvalSet: "v/validation", LR: 0.01}}
+	f, err := Compare([]string{"plain SGD", "momentum 0.9"}, [][]metrics.Epoch{a, b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	txt := svgText(t, f)
-	for _, want := range []string{"plain SGD", "momentum 0.9", "Test accuracy", "Train loss"} {
+	for _, want := range []string{"plain SGD", "momentum 0.9", "Validation accuracy", "Training loss"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("comparison lacks %q", want)
 		}
 	}
+	if strings.Count(txt, "plain SGD") != 1 {
+		t.Errorf("the legend is drawn %d times, want once for all panels", strings.Count(txt, "plain SGD"))
+	}
 	checkPNG(t, f)
 	if _, err := Compare([]string{"x"}, nil); err == nil {
 		t.Error("mismatched names accepted")
+	}
+}
+
+func TestDrawingPanicsBecomeErrorsWithTheirCause(t *testing.T) {
+	cause := errors.New("bad tick")
+	f := &Figure{Width: 10, Height: 10, draw: func(draw.Canvas) { panic(cause) }}
+	if _, err := f.PNG(96); !errors.Is(err, cause) {
+		t.Errorf("PNG: %v; want the panic's error wrapped", err)
 	}
 }

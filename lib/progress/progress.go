@@ -1,18 +1,22 @@
 // Package progress draws a progress bar with a rate and an ETA: on the terminal as
 // one line rewritten in place, and in a GoNB notebook as an HTML block updated in place
-// (kept in the saved notebook).
+// (kept in the saved notebook). A bar can also carry log lines (one per epoch, say):
+// in a notebook they stay in the same block above the bar, so a long run saves a short,
+// readable output.
 package progress
 
 import (
 	"fmt"
 	"html"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/janpfeifer/gonb/gonbui"
+	"golang.org/x/term"
 )
 
 // Bar is a progress bar. It is safe for use by several goroutines.
@@ -28,6 +32,7 @@ type Bar struct {
 	start    time.Time
 	lastDraw time.Time
 	htmlID   string
+	lines    []string // log lines shown above the bar in a notebook
 	done     bool
 	tty      bool // rewrite one line in place; otherwise print a line every few seconds
 }
@@ -57,8 +62,12 @@ func NewWriter(w io.Writer, title string, total int64, unit string) *Bar {
 	return b
 }
 
-// Add advances the bar by n units. Add, SetSuffix and Done do nothing on a nil *Bar,
-// so callers that draw no bar need no checks.
+// InNotebook reports whether the bar draws in a notebook (where Log keeps its lines
+// in the bar's block).
+func (b *Bar) InNotebook() bool { return b != nil && b.htmlID != "" }
+
+// Add advances the bar by n units. Add, SetSuffix, Log, Restart and Done do nothing
+// on a nil *Bar, so callers that draw no bar need no checks.
 func (b *Bar) Add(n int64) {
 	if b == nil {
 		return
@@ -79,6 +88,39 @@ func (b *Bar) SetSuffix(s string) {
 	b.suffix = s
 }
 
+// Log shows a line of text: in a notebook, in the bar's block above the bar (it stays
+// there when the bar is done); elsewhere, written to w on a line of its own, after the
+// bar's current line is finished.
+func (b *Bar) Log(w io.Writer, line string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.htmlID != "" {
+		b.lines = append(b.lines, line)
+		b.draw(true)
+		return
+	}
+	fmt.Fprintln(w, line)
+}
+
+// Restart starts the bar again from zero with a new title and total (the next epoch),
+// keeping its log lines. On a terminal the previous bar stays as a line of its own.
+func (b *Bar) Restart(title string, total int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done && b.htmlID == "" && b.tty {
+		b.draw(true)
+		fmt.Fprintln(b.out)
+	}
+	b.title, b.total, b.n, b.suffix, b.start, b.done = title, total, 0, "", time.Now(), false
+	b.draw(true)
+}
+
 // Rate is the units per second so far.
 func (b *Bar) Rate() float64 {
 	b.mu.Lock()
@@ -94,7 +136,8 @@ func (b *Bar) rate() float64 {
 	return float64(b.n) / el
 }
 
-// Done draws the final state and ends the line.
+// Done draws the final state and ends the line. In a notebook with log lines, the
+// block keeps only the log lines.
 func (b *Bar) Done() {
 	if b == nil {
 		return
@@ -106,6 +149,9 @@ func (b *Bar) Done() {
 	}
 	b.draw(true)
 	b.done = true
+	if b.htmlID != "" && len(b.lines) > 0 {
+		gonbui.UpdateHTML(b.htmlID, b.html(false))
+	}
 	if b.htmlID == "" && b.tty {
 		fmt.Fprintln(b.out)
 	}
@@ -144,6 +190,15 @@ func (b *Bar) text() string {
 	return sb.String()
 }
 
+// html renders the notebook block: the log lines, then the bar when withBar.
+func (b *Bar) html(withBar bool) string {
+	lines := b.lines
+	if withBar {
+		lines = append(lines[:len(lines):len(lines)], b.text())
+	}
+	return `<pre style="margin:0">` + html.EscapeString(strings.Join(lines, "\n")) + `</pre>`
+}
+
 func fmtDur(d time.Duration) string {
 	if d < time.Minute {
 		return fmt.Sprintf("%.0fs", d.Seconds())
@@ -161,11 +216,11 @@ func (b *Bar) draw(force bool) {
 		return
 	}
 	b.lastDraw = time.Now()
-	line := b.text()
 	if b.htmlID != "" {
-		gonbui.UpdateHTML(b.htmlID, `<pre style="margin:0">`+html.EscapeString(line)+`</pre>`)
+		gonbui.UpdateHTML(b.htmlID, b.html(true))
 		return
 	}
+	line := b.text()
 	if !b.tty {
 		if b.n > 0 || b.total <= 0 {
 			fmt.Fprintln(b.out, line)
@@ -175,7 +230,19 @@ func (b *Bar) draw(force bool) {
 	fmt.Fprintf(b.out, "\r\033[K%s", line)
 }
 
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// isTerminal reports whether f is a terminal (not /dev/null, a file or a pipe, where
+// rewriting a line in place would only leave escape codes).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// Number formats a measured value, such as a loss, for people: four decimals in the
+// usual range, three significant digits with an exponent when it is huge or tiny (a
+// diverging loss prints as 3.4e+34, not as 34 digits), and NaN or ±Inf as such.
+func Number(x float64) string {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return fmt.Sprint(x)
+	case x != 0 && (math.Abs(x) >= 1e4 || math.Abs(x) < 1e-3):
+		return fmt.Sprintf("%.3g", x)
+	}
+	return fmt.Sprintf("%.4f", x)
 }

@@ -2,6 +2,8 @@ package progress
 
 import (
 	"bytes"
+	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -29,4 +31,39 @@ func TestNilBarIsSilent(t *testing.T) {
 	b.Add(3)
 	b.SetSuffix("x")
 	b.Done()
+}
+
+func TestDevNullIsNotATerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Errorf("%s taken for a terminal: the bar would write escape codes into it", os.DevNull)
+	}
+}
+
+func TestNumberIsReadable(t *testing.T) {
+	for x, want := range map[float64]string{0.4213: "0.4213", 2.302585: "2.3026", 3.4e34: "3.4e+34", 0.00012: "0.00012",
+		math.Inf(1): "+Inf", math.NaN(): "NaN", 0: "0.0000", 12345: "1.23e+04"} {
+		if got := Number(x); got != want {
+			t.Errorf("Number(%g) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+func TestLogLinesAndRestart(t *testing.T) {
+	var buf, log bytes.Buffer
+	b := NewWriter(&buf, "epoch 1/2", 10, "images")
+	b.Add(10)
+	b.Done()
+	b.Log(&log, "epoch 1: loss 0.5")
+	b.Restart("epoch 2/2", 10)
+	if b.Text()[:9] != "epoch 2/2" || !strings.Contains(b.Text(), "0/10") {
+		t.Errorf("after Restart: %q", b.Text())
+	}
+	if log.String() != "epoch 1: loss 0.5\n" {
+		t.Errorf("log %q", log.String())
+	}
 }

@@ -19,7 +19,8 @@ func BenchmarkTrainStep(b *testing.B) {
 			ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
 			cfg := DefaultConfig()
 			cfg.Quiet = true
-			m := New(goBackend(b), nn.Net(10), cfg)
+			m := New(nn.Net(10), cfg)
+			m.Backend = goBackend(b)
 			if err := m.bind(ds); err != nil {
 				b.Fatal(err)
 			}

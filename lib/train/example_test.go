@@ -19,7 +19,7 @@ func ExampleModel_Fit() {
 	cfg.Epochs = 2
 	cfg.Momentum = 0.9
 	cfg.Quiet = true
-	m := train.New(train.MustNewBackend("go"), nn.Net(10), cfg)
+	m := train.New(nn.Net(10), cfg) // on the process's default backend
 	history, err := m.Fit(context.Background(), trainDS.Head(1280), testDS)
 	if err != nil {
 		fmt.Println(err)
@@ -39,4 +39,28 @@ func ExampleModel_Fit() {
 	// loss fell: true
 	// better than chance: true
 	// confusion matrix rows: 10
+}
+
+// Predict the class of one image with a trained model: the three most probable
+// classes, most probable first, as fast.ai's learn.predict shows them.
+func ExampleModel_Predict() {
+	progress.Quiet = true
+	trainDS, testDS := embedded.MustLoad()
+	cfg := train.DefaultConfig()
+	cfg.Epochs, cfg.Momentum, cfg.Quiet = 2, 0.9, true
+	m := train.New(nn.Net(10), cfg)
+	if _, err := m.Fit(context.Background(), trainDS.Head(1280), testDS.Head(200)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	top3, err := m.Predict(testDS.ToImage(0), 3) // any image.Image; PredictFile reads a file
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("answers:", len(top3))
+	fmt.Println("sorted:", top3[0].Probability >= top3[1].Probability && top3[1].Probability >= top3[2].Probability)
+	// Output:
+	// answers: 3
+	// sorted: true
 }

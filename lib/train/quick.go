@@ -1,18 +1,34 @@
 package train
 
-import "os"
+import (
+	"os"
 
-// QuickEnv is the environment variable that asks notebooks and examples for a quick
-// run (fewer images and epochs), as the notebook tests do.
+	"github.com/gopherdl/gopherdl/lib/data"
+)
+
+// QuickEnv is the environment variable that asks for quick runs, as the notebook
+// tests do: with QuickEnv=1, every Fit trains at most 2 more epochs, on at most 1,000
+// training images, and evaluates on at most 1,000 images (spread over the dataset,
+// so every class keeps its share), and says so. Notebooks then read as written and
+// still run in seconds in CI; their committed outputs come from full runs.
 const QuickEnv = "GOPHERDL_QUICK"
 
-// Quick reports whether GOPHERDL_QUICK=1 is set.
-func Quick() bool { return os.Getenv(QuickEnv) == "1" }
+const (
+	quickEpochs = 2
+	quickImages = 1000
+)
 
-// QuickOr returns quick in quick mode, else full: epochs := train.QuickOr(2, 10).
-func QuickOr[T any](quick, full T) T {
-	if Quick() {
-		return quick
+func quick() bool { return os.Getenv(QuickEnv) == "1" }
+
+// quickData returns at most quickImages images of d, evenly spaced.
+func quickData(d *data.Dataset) *data.Dataset {
+	n := d.Len()
+	if n <= quickImages {
+		return d
 	}
-	return full
+	idx := make([]int, quickImages)
+	for i := range idx {
+		idx[i] = i * n / quickImages
+	}
+	return d.Subset(d.Name, idx)
 }

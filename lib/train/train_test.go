@@ -13,20 +13,29 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/progress"
 )
 
 func init() { progress.Quiet = true }
 
-func goBackend(t testing.TB) *Backend {
-	b, err := NewBackend("go")
+func goBackend(t testing.TB) *backend.Backend {
+	b, err := backend.New("go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// newModel returns the article's Net for 10 classes on a Go backend of its own.
+func newModel(t testing.TB, cfg Config) *Model {
+	m := New(nn.Net(10), cfg)
+	m.Backend = goBackend(t)
+	return m
 }
 
 // TestSGDMatchesPyTorchFormula checks two steps of SGD with momentum 0.9 and weight
@@ -94,23 +103,22 @@ func quickConfig(epochs int) Config {
 }
 
 func TestFitLearnsAndRepeats(t *testing.T) {
-	b := goBackend(t)
 	tr, te := small(t)
-	m := New(b, nn.Net(10), quickConfig(2))
+	m := newModel(t, quickConfig(2))
 	h, err := m.Fit(context.Background(), tr, te)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(h) != 2 || h[1].TrainLoss >= h[0].TrainLoss || h[1].TestAccuracy < 0.5 {
+	if len(h) != 2 || h[1].TrainLoss >= h[0].TrainLoss || h[1].EvalAccuracy < 0.5 {
 		t.Fatalf("history %+v: want 2 epochs, falling loss, accuracy >= 50%%", h)
 	}
-	m2 := New(b, nn.Net(10), quickConfig(2))
+	m2 := newModel(t, quickConfig(2))
 	h2, err := m2.Fit(context.Background(), tr, te)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range h {
-		if h[i].TrainLoss != h2[i].TrainLoss || h[i].TestAccuracy != h2[i].TestAccuracy {
+		if h[i].TrainLoss != h2[i].TrainLoss || h[i].EvalAccuracy != h2[i].EvalAccuracy {
 			t.Errorf("epoch %d differs between two runs with one seed: %+v vs %+v", i+1, h[i], h2[i])
 		}
 	}
@@ -118,8 +126,8 @@ func TestFitLearnsAndRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Report.Accuracy != h[1].TestAccuracy || math.Abs(ev.Loss-h[1].TestLoss) > 1e-9 || len(ev.Predictions) != te.Len() {
-		t.Errorf("Evaluate gives accuracy %g loss %g, history says %g %g", ev.Report.Accuracy, ev.Loss, h[1].TestAccuracy, h[1].TestLoss)
+	if ev.Report.Accuracy != h[1].EvalAccuracy || math.Abs(ev.Loss-h[1].EvalLoss) > 1e-9 || len(ev.Predictions) != te.Len() {
+		t.Errorf("Evaluate gives accuracy %g loss %g, history says %g %g", ev.Report.Accuracy, ev.Loss, h[1].EvalAccuracy, h[1].EvalLoss)
 	}
 	wrong := ev.MostConfidentlyWrong(5)
 	for i, idx := range wrong {
@@ -146,12 +154,11 @@ func TestFitLearnsAndRepeats(t *testing.T) {
 }
 
 func TestCheckpointResumeAndLoad(t *testing.T) {
-	b := goBackend(t)
 	tr, te := small(t)
 	dir := t.TempDir()
 	cfg := quickConfig(1)
 	cfg.CheckpointDir = dir
-	m := New(b, nn.Net(10), cfg)
+	m := newModel(t, cfg)
 	h1, err := m.Fit(context.Background(), tr, te)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +168,7 @@ func TestCheckpointResumeAndLoad(t *testing.T) {
 	}
 	// A new model (a second run, or a later notebook cell) continues.
 	cfg.Epochs = 3
-	m2 := New(b, nn.Net(10), cfg)
+	m2 := newModel(t, cfg)
 	h2, err := m2.Fit(context.Background(), tr, te)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +184,7 @@ func TestCheckpointResumeAndLoad(t *testing.T) {
 	if strings.Join(names, ",") != "epoch-0002,epoch-0003" {
 		t.Errorf("checkpoint folder holds %v, want the last two epochs and no temporary folder", names)
 	}
-	loaded, err := Load(b, nn.Net(10), dir)
+	loaded, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,21 +192,20 @@ func TestCheckpointResumeAndLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Report.Accuracy != h2[2].TestAccuracy {
-		t.Errorf("loaded model: accuracy %g, the trained one had %g", ev.Report.Accuracy, h2[2].TestAccuracy)
+	if ev.Report.Accuracy != h2[2].EvalAccuracy {
+		t.Errorf("loaded model: accuracy %g, the trained one had %g", ev.Report.Accuracy, h2[2].EvalAccuracy)
 	}
-	if _, err := Load(b, nn.Net(10), t.TempDir()); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no checkpoint") {
 		t.Errorf("empty folder: %v", err)
 	}
 }
 
 func TestDivergenceStopsWithAClearMessage(t *testing.T) {
-	b := goBackend(t)
 	tr, te := small(t)
 	cfg := quickConfig(3)
 	cfg.LR, cfg.Momentum = 1e4, 0.9
 	cfg.CheckpointDir = t.TempDir()
-	m := New(b, nn.Net(10), cfg)
+	m := newModel(t, cfg)
 	_, err := m.Fit(context.Background(), tr, te)
 	if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), "lower the learning rate") {
 		t.Fatalf("error %v: want ErrDiverged with advice", err)
@@ -207,13 +213,12 @@ func TestDivergenceStopsWithAClearMessage(t *testing.T) {
 }
 
 func TestInterruptKeepsTheLastCheckpoint(t *testing.T) {
-	b := goBackend(t)
 	tr, te := small(t)
 	cfg := quickConfig(3)
 	cfg.CheckpointDir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	m := New(b, nn.Net(10), cfg)
-	h, err := m.Fit(ctx, tr, te, func([]Epoch) { cancel() })
+	m := newModel(t, cfg)
+	h, err := m.Fit(ctx, tr, te, func([]metrics.Epoch) { cancel() })
 	if !errors.Is(err, ErrInterrupted) || len(h) != 1 {
 		t.Fatalf("error %v after %d epochs: want ErrInterrupted after 1", err, len(h))
 	}
@@ -222,35 +227,11 @@ func TestInterruptKeepsTheLastCheckpoint(t *testing.T) {
 	}
 }
 
-func TestBackendChoice(t *testing.T) {
-	t.Setenv(BackendEnv, "")
-	t.Setenv("GOMLX_BACKEND", "")
-	b, err := NewBackend("auto")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.ID == "go" && !strings.Contains(b.Note, "no XLA PJRT plugin installed") {
-		t.Errorf("fallback to go without saying why: %q", b)
-	}
-	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
-	if _, err := NewBackend("xla:cuda"); err == nil || !strings.Contains(err.Error(), "not installed") || !strings.Contains(err.Error(), "cmd/xla-install -plugin cuda") {
-		t.Errorf("xla:cuda without its plugin: %v", err)
-	}
-	if _, err := NewBackend("tpu9"); err == nil || !strings.Contains(err.Error(), "want go, xla:cpu") {
-		t.Errorf("unknown backend: %v", err)
-	}
-	t.Setenv(BackendEnv, "go")
-	if b, err := NewBackend(""); err != nil || b.ID != "go" || !strings.Contains(b.Note, BackendEnv) {
-		t.Errorf("from the environment: %v %v", b, err)
-	}
-}
-
 func TestFitRejectsMismatchedData(t *testing.T) {
-	b := goBackend(t)
 	tr, _ := small(t)
 	rgb := &data.Dataset{Name: "rgb", Height: 32, Width: 32, Channels: 3, Classes: data.CIFAR10Classes,
 		Pixels: make([]uint8, 32*32*3), Labels: []int32{0}}
-	m := New(b, nn.Net(10), quickConfig(1))
+	m := newModel(t, quickConfig(1))
 	if _, err := m.Fit(context.Background(), tr, rgb); err == nil || !strings.Contains(err.Error(), `"rgb" has 3x32x32 images`) {
 		t.Errorf("mismatched test set: %v", err)
 	}
@@ -261,10 +242,9 @@ func TestFitRejectsMismatchedData(t *testing.T) {
 // the new weights. GoMLX embeds variables as constants in inference graphs on
 // backends that prefer it (the pure-Go one); weightsAsParameters prevents that.
 func TestEvaluationSeesCurrentWeights(t *testing.T) {
-	b := goBackend(t)
 	tr, te := small(t)
 	te = te.Head(100)
-	m := New(b, nn.Net(10), quickConfig(1))
+	m := newModel(t, quickConfig(1))
 	// Train first: the variables then hold values when the inference graphs are built.
 	if _, err := m.Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)
@@ -277,7 +257,8 @@ func TestEvaluationSeesCurrentWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec := m.evalExec
+	exec := m.infer
+	salExec := m.saliency
 	m.Config.Epochs = 2
 	if _, err := m.Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)
@@ -286,12 +267,12 @@ func TestEvaluationSeesCurrentWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.evalExec != exec {
-		t.Errorf("the evaluation graph was rebuilt after training; want it reused")
+	if m.infer != exec || m.saliency != salExec {
+		t.Errorf("the evaluation or saliency graph was rebuilt after training; want them reused")
 	}
-	if math.Abs(after.Loss-before.Loss) < 1e-4 || after.Loss != m.History[1].TestLoss {
+	if math.Abs(after.Loss-before.Loss) < 1e-4 || after.Loss != m.History[1].EvalLoss {
 		t.Errorf("test loss %g after epoch 1, %g after epoch 2 (history: %g): evaluation did not see the trained weights",
-			before.Loss, after.Loss, m.History[1].TestLoss)
+			before.Loss, after.Loss, m.History[1].EvalLoss)
 	}
 	mapsAfter, _, err := m.Saliency(te, []int{0})
 	if err != nil {

@@ -1,9 +1,14 @@
-package train
+// Package backend chooses where the numbers are computed: GoMLX's pure-Go backend
+// (portable, always there), or XLA on the CPU or on a CUDA GPU when its PJRT plugin is
+// installed. A process has one default backend, chosen once (Default); models, summaries
+// and predictions use it unless given another.
+package backend
 
 import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/gobackend"
@@ -12,7 +17,7 @@ import (
 
 // Backend is a GoMLX compute backend and the words that name it in outputs.
 type Backend struct {
-	// Compute is the GoMLX backend itself: pass it to GoMLX calls.
+	// Compute is the GoMLX backend itself (for code that calls GoMLX directly).
 	Compute compute.Backend
 	// ID is "go", "xla:cpu" or "xla:cuda".
 	ID string
@@ -20,9 +25,9 @@ type Backend struct {
 	Note string
 }
 
-// BackendEnv is the environment variable that picks the backend when NewBackend is
-// given "" or "auto"; it takes the same values. GOMLX_BACKEND is honoured too.
-const BackendEnv = "GOPHERDL_BACKEND"
+// Env is the environment variable that picks the backend when New is given "" or
+// "auto"; it takes the same values. GOMLX_BACKEND is honoured too.
+const Env = "GOPHERDL_BACKEND"
 
 func init() {
 	// Never let the XLA backend download plugins at run time: a missing plugin is a
@@ -30,19 +35,20 @@ func init() {
 	xla.EnableAutoInstall(false)
 }
 
-// NewBackend returns the backend to run on:
+// New returns a new backend:
 //   - "go": GoMLX's pure-Go backend (portable, always there);
 //   - "xla:cpu" or "xla:cuda": XLA through its PJRT plugin, which must be installed
-//     (cmd/xla-install installs it); an error names what is missing;
+//     (cmd/xla-install installs it; GoMLX looks in $PJRT_PLUGIN_LIBRARY_PATH,
+//     /usr/local/lib/go-xla and ~/.local/lib/go-xla); the error names what is missing;
 //   - "" or "auto": $GOPHERDL_BACKEND or $GOMLX_BACKEND when set, else XLA CUDA when
 //     its plugin is installed, else XLA CPU when its plugin is installed, else "go".
 //     Note says which fallback was taken.
 //
-// Nothing is downloaded.
-func NewBackend(name string) (*Backend, error) {
+// Nothing is downloaded. Most programs want Default instead: one backend per process.
+func New(name string) (*Backend, error) {
 	note := ""
 	if name == "" || name == "auto" {
-		for _, env := range []string{BackendEnv, compute.ConfigEnvVar} {
+		for _, env := range []string{Env, compute.ConfigEnvVar} {
 			if v := os.Getenv(env); v != "" && v != "auto" {
 				name, note = v, "from $"+env
 				break
@@ -57,7 +63,7 @@ func NewBackend(name string) (*Backend, error) {
 		case hasPlugin(plugins, "cpu"):
 			name, note = "xla:cpu", "XLA CPU plugin found"
 		default:
-			name, note = "go", "no XLA PJRT plugin installed (searched $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla): using the pure-Go backend"
+			name, note = "go", "no XLA plugin installed: the pure-Go backend"
 		}
 	}
 	switch {
@@ -74,7 +80,7 @@ func NewBackend(name string) (*Backend, error) {
 			plugin = "cpu"
 		}
 		if !hasPlugin(xla.GetAvailablePlugins(), plugin) {
-			return nil, fmt.Errorf("backend %q: the XLA PJRT plugin %q is not installed (looked in $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla); install it with \"go run ./cmd/xla-install -plugin %s\" (needs the internet), or use -backend go", name, plugin, plugin)
+			return nil, fmt.Errorf("backend %q: the XLA PJRT plugin %q is not installed; install it with \"go run ./cmd/xla-install -plugin %s\" (needs the internet), or use the go backend", name, plugin, plugin)
 		}
 		b, err := xla.New(plugin)
 		if err != nil {
@@ -85,13 +91,44 @@ func NewBackend(name string) (*Backend, error) {
 	return nil, fmt.Errorf("backend %q: want go, xla:cpu, xla:cuda or auto", name)
 }
 
-// MustNewBackend is NewBackend for notebooks: it panics on error.
-func MustNewBackend(name string) *Backend {
-	b, err := NewBackend(name)
+// MustNew is New for notebooks: it panics on error.
+func MustNew(name string) *Backend {
+	b, err := New(name)
 	if err != nil {
 		panic(err)
 	}
 	return b
+}
+
+var (
+	defaultMu  sync.Mutex
+	defaultB   *Backend
+	defaultErr error
+)
+
+// Default returns the process's backend, made by New("auto") on the first call and
+// shared by every later one (a model, a summary and a prediction all use the same
+// backend, and their tensors can meet). SetDefault replaces it.
+func Default() (*Backend, error) {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	if defaultB == nil && defaultErr == nil {
+		defaultB, defaultErr = New("auto")
+	}
+	return defaultB, defaultErr
+}
+
+// SetDefault makes New(name) the process's backend from now on; models made before
+// keep theirs.
+func SetDefault(name string) (*Backend, error) {
+	b, err := New(name)
+	if err != nil {
+		return nil, err
+	}
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	defaultB, defaultErr = b, nil
+	return b, nil
 }
 
 func hasPlugin(plugins []string, name string) bool {

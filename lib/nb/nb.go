@@ -1,0 +1,110 @@
+// Package nb holds the few helpers a notebook cell needs around the library: error
+// handling that reads well and shows the error well in Jupyter, and a context that
+// the notebook's stop button cancels.
+//
+//	m := nb.Must(train.Load("checkpoints/03-training"))
+//	_, err := m.Fit(nb.Context(), trainDS, valDS)
+//	nb.Check(err)
+//
+// In a GoNB notebook an error is shown as a red box with the message and each wrapped
+// cause on a line of its own, and the cell stops, marked as failed; there is no Go
+// stack trace to read through. Outside a notebook the same goes to standard error and
+// the program exits with status 1.
+package nb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+
+	"github.com/janpfeifer/gonb/gonbui"
+)
+
+// exit ends the cell; tests replace it.
+var exit = os.Exit
+
+// output is where errors go outside a notebook; tests replace it.
+var output io.Writer = os.Stderr
+
+// Check stops the cell when err is not nil, showing the error (see the package
+// documentation). It does nothing when err is nil.
+func Check(err error) {
+	if err == nil {
+		return
+	}
+	show(err)
+	exit(1)
+}
+
+// Must returns v, or stops the cell showing err: m := nb.Must(train.Load(dir)).
+func Must[T any](v T, err error) T {
+	Check(err)
+	return v
+}
+
+// Must2 is Must for functions returning two values and an error:
+// trainDS, testDS := nb.Must2(embedded.Load()).
+func Must2[T, U any](v T, u U, err error) (T, U) {
+	Check(err)
+	return v, u
+}
+
+// Causes returns err's message split at its wrapped causes, outermost first: for
+// "training on x: epoch 2: disk full", the texts "training on x", "epoch 2" and "disk
+// full", when each part was wrapped with %w.
+func Causes(err error) []string {
+	var out []string
+	for err != nil {
+		next := errors.Unwrap(err)
+		msg := err.Error()
+		if next != nil {
+			if inner := next.Error(); strings.HasSuffix(msg, inner) && len(msg) > len(inner) {
+				msg = strings.TrimRight(strings.TrimSuffix(msg, inner), ": ")
+			}
+		}
+		if msg != "" {
+			out = append(out, msg)
+		}
+		err = next
+	}
+	return out
+}
+
+// show displays err: HTML in a notebook, text elsewhere.
+func show(err error) {
+	causes := Causes(err)
+	if !gonbui.IsNotebook {
+		fmt.Fprintln(output, "error: "+strings.Join(causes, "\n  because: "))
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`<div style="border-left:4px solid #c00;background:#fff0f0;padding:6px 10px;font-family:monospace;white-space:pre-wrap">`)
+	b.WriteString(`<b style="color:#c00">Error:</b> ` + html.EscapeString(causes[0]))
+	for _, c := range causes[1:] {
+		b.WriteString("\n  because: " + html.EscapeString(c))
+	}
+	b.WriteString(`</div>`)
+	gonbui.DisplayHTML(b.String())
+}
+
+var (
+	ctxOnce sync.Once
+	ctx     context.Context
+)
+
+// Context returns a context that the notebook's stop button (an interrupt, SIGINT),
+// or Ctrl-C in a terminal, cancels: pass it to Fit, and training stops at the next
+// step, keeping its last checkpoint. The library installs no signal handler of its
+// own; this is the one a notebook asks for.
+func Context() context.Context {
+	ctxOnce.Do(func() {
+		ctx, _ = signal.NotifyContext(context.Background(), os.Interrupt)
+	})
+	return ctx
+}

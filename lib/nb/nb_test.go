@@ -1,0 +1,52 @@
+package nb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestCheckShowsTheCausesAndStops(t *testing.T) {
+	var out bytes.Buffer
+	code := -1
+	exit, output = func(c int) { code = c }, &out
+	defer func() { exit, output = os.Exit, os.Stderr }()
+
+	Check(nil)
+	if code != -1 || out.Len() != 0 {
+		t.Fatalf("Check(nil) exited %d, wrote %q", code, out.String())
+	}
+	base := errors.New("disk full")
+	err := fmt.Errorf("training on %q: %w", "fashion", fmt.Errorf("epoch 2: %w", base))
+	if got := Causes(err); strings.Join(got, "|") != `training on "fashion"|epoch 2|disk full` {
+		t.Errorf("Causes = %q", got)
+	}
+	v := Must(42, err)
+	if code != 1 || v != 42 || !strings.Contains(out.String(), "error: training on \"fashion\"\n  because: epoch 2\n  because: disk full") {
+		t.Errorf("exit %d, output %q", code, out.String())
+	}
+	a, b := Must2(1, "x", nil)
+	if a != 1 || b != "x" {
+		t.Errorf("Must2 = %v %v", a, b)
+	}
+}
+
+func TestContextIsCancelledByAnInterrupt(t *testing.T) {
+	ctx := Context()
+	if ctx.Err() != nil {
+		t.Fatal("cancelled before any interrupt")
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("an interrupt did not cancel the context")
+	}
+}

@@ -1,0 +1,185 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+	gomlxtrain "github.com/gomlx/gomlx/ml/train"
+
+	"github.com/gopherdl/gopherdl/lib/backend"
+	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/metrics"
+	"github.com/gopherdl/gopherdl/lib/nn"
+)
+
+// Config holds the training hyperparameters. DefaultConfig returns the article's.
+// Everything but CheckpointDir, Quiet and Log is saved with each checkpoint, so a run
+// continues with the settings it had.
+type Config struct {
+	Epochs      int     `json:"epochs"` // in total, counting those already done
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"lr"`
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+	// StepSize and Gamma make the StepLR schedule used when Schedule is nil.
+	StepSize int     `json:"step_size"`
+	Gamma    float64 `json:"gamma"`
+	// Schedule, when set, replaces StepLR. StepLR, Cosine and Constant are saved with
+	// the checkpoints; a ScheduleFunc cannot be, and must be set again to continue.
+	Schedule Schedule `json:"-"`
+	// Seed fixes the initial weights and the shuffling: a run repeats on one backend.
+	Seed uint64 `json:"seed"`
+	// Normalize standardises each channel with the training set's mean and std.
+	Normalize bool `json:"normalize"`
+	// Augment applies random crops and flips to training batches.
+	Augment *data.Augmentation `json:"augment,omitempty"`
+	// Patience, when > 0, stops training early once the evaluation loss has not
+	// improved for that many epochs (early stopping). The best epoch's checkpoint is
+	// always kept (LoadBest reads it).
+	Patience int `json:"patience,omitempty"`
+	// CheckpointDir, when set, gets a checkpoint after every epoch, and Fit resumes
+	// from the newest one found there.
+	CheckpointDir string `json:"-"`
+	// Quiet turns off the progress bar and the per-epoch lines.
+	Quiet bool `json:"-"`
+	// Log receives the per-epoch lines (default: standard output; in a notebook they
+	// go into the progress block).
+	Log io.Writer `json:"-"`
+}
+
+// DefaultConfig is the article's setup: 10 epochs, batch 64, SGD lr 0.01 without
+// momentum, StepLR(step_size=7, gamma=0.1), seed 1, pixels scaled to [0, 1] as
+// ToTensor does (set Normalize to also standardise each channel).
+func DefaultConfig() Config {
+	return Config{Epochs: 10, BatchSize: 64, LR: 0.01, StepSize: 7, Gamma: 0.1, Seed: 1}
+}
+
+func (c Config) schedule() Schedule {
+	if c.Schedule != nil {
+		return c.Schedule
+	}
+	return StepLR{Base: c.LR, StepSize: c.StepSize, Gamma: c.Gamma}
+}
+
+// Model is a model function with its weights, the classes and image shape it takes,
+// its input normalisation and its training history.
+//
+// A Model is not safe for concurrent training; Evaluate, Predict and Saliency may be
+// called from several goroutines (they take turns).
+type Model struct {
+	// Backend computes the model: nil means backend.Default(). Set it before the
+	// model's first use.
+	Backend *backend.Backend
+	// Config is the training setup; change it between calls to Fit, and the next
+	// epochs follow it.
+	Config Config
+
+	// Classes, Shape and Norm describe the input: they are taken from the first
+	// dataset the model sees, and saved with it.
+	Classes []string
+	Shape   data.Shape
+	Norm    *data.Normalization // nil: pixels scaled to [0, 1] only
+	// History has one entry per epoch trained.
+	History []metrics.Epoch
+
+	fn    nn.ModelFn
+	store *model.Store
+
+	mu             sync.Mutex
+	trainer        *gomlxtrain.Trainer
+	trainerOpt     SGD // the settings the trainer's graph was built with
+	infer          *model.Exec
+	saliency       *model.Exec
+	customSchedule bool // the run used a ScheduleFunc, which checkpoints cannot hold
+	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
+}
+
+// New returns an untrained model that computes fn (for example nn.Net(10)) and
+// trains with cfg.
+func New(fn nn.ModelFn, cfg Config) *Model {
+	store := model.NewStore()
+	store.SetParam(initializer.ParamInitialSeed, int64(cfg.Seed))
+	return &Model{Config: cfg, fn: fn, store: store}
+}
+
+// ErrDiverged is returned (wrapped) by Fit when the loss becomes NaN or infinite.
+var ErrDiverged = errors.New("training diverged")
+
+// ErrInterrupted is returned (wrapped) by Fit when its context is cancelled.
+var ErrInterrupted = errors.New("training interrupted")
+
+// ErrNotReady is returned (wrapped) by Predict and Saliency on a model that has
+// neither trained nor been loaded, so knows no classes or input shape.
+var ErrNotReady = errors.New("the model has not been trained or loaded")
+
+// compute returns the model's backend, choosing the default on first use.
+func (m *Model) compute() (*backend.Backend, error) {
+	if m.Backend == nil {
+		b, err := backend.Default()
+		if err != nil {
+			return nil, err
+		}
+		m.Backend = b
+	}
+	return m.Backend, nil
+}
+
+func (m *Model) log() io.Writer {
+	if m.Config.Log != nil {
+		return m.Config.Log
+	}
+	return os.Stdout
+}
+
+func (m *Model) logf(format string, args ...any) {
+	if !m.Config.Quiet {
+		fmt.Fprintf(m.log(), format, args...)
+	}
+}
+
+// bind takes the classes and shape of the model's first dataset, and checks later
+// ones against them.
+func (m *Model) bind(d *data.Dataset) error {
+	if err := d.Shape().Validate(); err != nil {
+		return fmt.Errorf("dataset %q: %w", d.Name, err)
+	}
+	if m.Classes == nil {
+		m.Classes, m.Shape = d.Classes, d.Shape()
+		return nil
+	}
+	if d.Shape() != m.Shape || len(d.Classes) != len(m.Classes) {
+		return fmt.Errorf("dataset %q has %s images in %d classes; the model takes %s in %d classes",
+			d.Name, d.Shape(), len(d.Classes), m.Shape, len(m.Classes))
+	}
+	return nil
+}
+
+// recovered turns a panic of GoMLX's graph building into an error of what, keeping
+// the error chain when the panic carried an error.
+func recovered(r any, what string) error {
+	if err, ok := r.(error); ok {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %v", what, r)
+}
+
+// guarded runs f with the model locked and its backend chosen, turning a panic of
+// GoMLX's graph building into an error of what.
+func (m *Model) guarded(what string, f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r, what)
+		}
+	}()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.compute(); err != nil {
+		return err
+	}
+	return f()
+}
