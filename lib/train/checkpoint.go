@@ -115,13 +115,16 @@ func (m *Model) save(dir string) error {
 	return nil
 }
 
-// layers returns the model's summary for its input shape.
+// layers returns the model's summary for its input shape (computed once).
 func (m *Model) layers() ([]nn.Layer, error) {
-	s, err := nn.Summarize(m.fn, m.Shape)
-	if err != nil {
-		return nil, err
+	if m.layerCache == nil {
+		s, err := nn.Summarize(m.fn, m.Shape)
+		if err != nil {
+			return nil, err
+		}
+		m.layerCache = s.Layers
 	}
-	return s.Layers, nil
+	return m.layerCache, nil
 }
 
 func epochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
@@ -171,6 +174,13 @@ func (m *Model) restore(folder string, st *state) error {
 		return fmt.Errorf("loading checkpoint %s: %w", folder, err)
 	}
 	m.Classes, m.Shape, m.Norm, m.History, m.bestEpoch = st.Classes, st.shape(), st.Norm, st.History, st.BestEpoch
+	if m.bestEpoch == 0 { // a checkpoint of the first release
+		for _, e := range m.History {
+			if m.bestEpoch == 0 || e.EvalLoss < m.History[m.bestEpoch-1].EvalLoss {
+				m.bestEpoch = e.Epoch
+			}
+		}
+	}
 	_, m.customSchedule = st.Schedule.schedule()
 	return nil
 }

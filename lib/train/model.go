@@ -97,6 +97,7 @@ type Model struct {
 	saliency       *model.Exec
 	customSchedule bool // the run used a ScheduleFunc, which checkpoints cannot hold
 	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
+	layerCache     []nn.Layer
 }
 
 // New returns an untrained model that computes fn (for example nn.Net(10)) and
