@@ -1,0 +1,303 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// This file is the formulation of the convolution and pooling layers for GoMLX's
+// pure-Go backend. That backend runs matrix products (AVX-512/AVX2), gathers,
+// scatter-adds, pads and element-wise ops fast, but copies slices element by element,
+// transposes large power-of-two shaped matrices slowly and has only plain-loop
+// convolution and pooling. So the layers run on "grids":
+//
+//   - An activation [b, h, w, c] is held channels first as [c, b, hq, wq]: each image
+//     on an hq x wq grid, hq >= h+k/2 and wq >= w+k/2, both even, the rows and columns
+//     beyond h and w zero. In the flattened image those zero rows and columns are
+//     also the padding of the next image's top rows and the next row's left column,
+//     so with one zero image before the first and after the last, every k x k
+//     neighbourhood of a grid position is the grid position plus a fixed offset.
+//   - A convolution's im2col matrix, transposed ([k*k*c, b*hq*wq]), is then one
+//     Gather of k*k*c contiguous runs; its product with the kernel gives the output
+//     channels first, [f, b*hq*wq], on the same grid (positions outside h x w hold
+//     partial sums that are ignored). The gradients need no transpose of anything
+//     large: the weights' is dY·colsᵀ with both contracted axes last, the input's is
+//     W·dY scattered back by one ScatterSum of the same runs.
+//   - Max-pooling of a grid is two reductions over adjacent pairs (rows, then
+//     columns); the bias and the ReLU are applied after the pool (max commutes with
+//     both), then a mask zeroes the positions outside h/2 x w/2, which makes the
+//     result the next convolution's input grid. The gradient upsamples the pooled
+//     values and their gradients with one small matrix product each and routes each
+//     gradient to the window positions holding the maximum.
+//
+// Conv2D and MaxPool2x2 still return ordinary [b, h, w, c] nodes (converted from the
+// grid, with a transpose); they record their grid in the graph, and the next layer
+// uses the grid instead: a conversion nobody uses is never computed.
+
+// grid is the Go formulation's form of a [b, h, w, c] activation.
+type grid struct {
+	data *graph.Node // [c, b, hq, wq]
+	h, w int         // the valid rows and columns of each image
+	// bias [c], when not nil, is still to be added to data, which is then a
+	// convolution's raw output: its positions outside h x w hold values to ignore.
+	// When nil, those positions hold zeros.
+	bias *graph.Node
+}
+
+// gridsKey keys the graph state mapping [b, h, w, c] nodes to their grids.
+type gridsKey struct{}
+
+func setGrid(x *graph.Node, gr *grid) {
+	g := x.Graph()
+	m, _ := g.State(gridsKey{}).(map[*graph.Node]*grid)
+	if m == nil {
+		m = map[*graph.Node]*grid{}
+		g.AttachState(gridsKey{}, m)
+	}
+	m[x] = gr
+}
+
+// gridOf returns the grid recorded for x, or nil.
+func gridOf(x *graph.Node) *grid {
+	m, _ := x.Graph().State(gridsKey{}).(map[*graph.Node]*grid)
+	return m[x]
+}
+
+// evenAtLeast returns the smallest even number >= n.
+func evenAtLeast(n int) int { return n + n%2 }
+
+// conv2DGrid is Conv2D on the Go formulation: x [b, h, w, c], weights [k, k, c, f],
+// biases [f] -> [b, h, w, f], stride 1, same zero padding.
+func conv2DGrid(x, weights, biases *graph.Node, kernel int) *graph.Node {
+	d := x.Shape().Dimensions
+	h, w := d[1], d[2]
+	f := biases.Shape().Dimensions[0]
+	p := kernel / 2
+	var xp *graph.Node
+	if gr := gridOf(x); gr != nil && gr.bias == nil {
+		gd := gr.data.Shape().Dimensions
+		xp = padGrid(gr.data, evenAtLeast(max(gd[2], h+p)), evenAtLeast(max(gd[3], w+p)))
+	} else {
+		xp = gridFromImages(x, evenAtLeast(h+p), evenAtLeast(w+p))
+	}
+	raw := convGrid(xp, weights, kernel)
+	out := graph.Add(gridToImages(raw, h, w), graph.Reshape(biases, 1, 1, 1, f))
+	setGrid(out, &grid{data: raw, h: h, w: w, bias: biases})
+	return out
+}
+
+// poolReLUGrid is MaxPool2x2(ReLU(y)) on the Go formulation, for y a Conv2D output
+// with grid gr; it returns the pooled [b, h/2, w/2, f] node, with its grid recorded.
+func poolReLUGrid(gr *grid) *graph.Node {
+	z := poolReLU(gr.data, gr.bias, gr.h, gr.w)
+	out := gridToImages(z, gr.h/2, gr.w/2)
+	setGrid(out, &grid{data: z, h: gr.h / 2, w: gr.w / 2})
+	return out
+}
+
+// gridFromImages returns x [b, h, w, c] as a grid padded for a convolution:
+// [c, b+2, hq, wq], with a zero image before and after.
+func gridFromImages(x *graph.Node, hq, wq int) *graph.Node {
+	d := x.Shape().Dimensions
+	h, w := d[1], d[2]
+	pads := []compute.PadAxis{{}, {Start: 1, End: 1}, {End: hq - h}, {End: wq - w}}
+	return withGradient([]*graph.Node{x},
+		func(in []*graph.Node) *graph.Node {
+			return graph.Pad(channelsFirst(in[0]), zeroOf(x), pads...)
+		},
+		func(v *graph.Node) []*graph.Node {
+			return []*graph.Node{channelsLast(graph.Pad(v, zeroOf(v), negated(pads)...))}
+		})
+}
+
+// padGrid adds a zero image before and after the grid data [c, b, hq0, wq0] and
+// zero rows and columns up to hq x wq: [c, b+2, hq, wq], a convolution's input.
+func padGrid(data *graph.Node, hq, wq int) *graph.Node {
+	d := data.Shape().Dimensions
+	pads := []compute.PadAxis{{}, {Start: 1, End: 1}, {End: hq - d[2]}, {End: wq - d[3]}}
+	return withGradient([]*graph.Node{data},
+		func(in []*graph.Node) *graph.Node { return graph.Pad(in[0], zeroOf(data), pads...) },
+		func(v *graph.Node) []*graph.Node { return []*graph.Node{graph.Pad(v, zeroOf(v), negated(pads)...)} })
+}
+
+// gridToImages returns the [b, h, w, c] images of the grid data [c, b, hq, wq].
+func gridToImages(data *graph.Node, h, w int) *graph.Node {
+	d := data.Shape().Dimensions
+	c, b, hq, wq := d[0], d[1], d[2], d[3]
+	pads := []compute.PadAxis{{}, {End: hq - h}, {End: wq - w}, {}}
+	return withGradient([]*graph.Node{data},
+		func(in []*graph.Node) *graph.Node {
+			x := channelsLast(in[0])
+			if hq != h || wq != w {
+				// The crop is a Gather of the b*h rows' first w*c values: GoMLX cannot
+				// differentiate a Pad with negative paddings (see withGradient).
+				starts := make([]int32, 0, b*h)
+				for i := range b {
+					for y := range h {
+						starts = append(starts, int32((i*hq+y)*wq*c))
+					}
+				}
+				idx := graph.Const(x.Graph(), tensors.FromFlatDataAndDimensions(starts, b*h, 1))
+				x = graph.BackendGather(graph.Reshape(x, -1), idx, 1, []int{1}, nil, []int{0}, []int{w * c}, true)
+				x = graph.Reshape(x, b, h, w, c)
+			}
+			return x
+		},
+		func(v *graph.Node) []*graph.Node {
+			return []*graph.Node{channelsFirst(graph.Pad(v, zeroOf(v), pads...))}
+		})
+}
+
+// channelsFirst transposes [b, h, w, c] to [c, b, h, w], as one 2-D transpose.
+func channelsFirst(x *graph.Node) *graph.Node {
+	d := x.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	if c == 1 {
+		return graph.Reshape(x, 1, b, h, w)
+	}
+	return graph.Reshape(graph.Transpose(graph.Reshape(x, b*h*w, c), 0, 1), c, b, h, w)
+}
+
+// channelsLast transposes [c, b, h, w] to [b, h, w, c], as one 2-D transpose.
+func channelsLast(x *graph.Node) *graph.Node {
+	d := x.Shape().Dimensions
+	c, b, h, w := d[0], d[1], d[2], d[3]
+	if c == 1 {
+		return graph.Reshape(x, b, h, w, 1)
+	}
+	return graph.Reshape(graph.Transpose(graph.Reshape(x, c, b*h*w), 0, 1), b, h, w, c)
+}
+
+// negated returns the paddings that undo pads (a crop).
+func negated(pads []compute.PadAxis) []compute.PadAxis {
+	out := make([]compute.PadAxis, len(pads))
+	for i, p := range pads {
+		out[i] = compute.PadAxis{Start: -p.Start, End: -p.End}
+	}
+	return out
+}
+
+func zeroOf(x *graph.Node) *graph.Node { return graph.ScalarZero(x.Graph(), x.DType()) }
+
+// constOf returns a constant of x's dtype (float32 or float64) with the given values.
+func constOf(x *graph.Node, values []float64, dims ...int) *graph.Node {
+	var t *tensors.Tensor
+	switch x.DType() {
+	case dtypes.Float32:
+		v := make([]float32, len(values))
+		for i, f := range values {
+			v[i] = float32(f)
+		}
+		t = tensors.FromFlatDataAndDimensions(v, dims...)
+	case dtypes.Float64:
+		t = tensors.FromFlatDataAndDimensions(values, dims...)
+	default:
+		panic(fmt.Errorf("nn: the layers take float32 or float64, got %s", x.DType()))
+	}
+	return graph.Const(x.Graph(), t)
+}
+
+// convGrid is the convolution of the padded grid xp [c, b+2, hq, wq] (see
+// gridFromImages) with weights [k, k, c, f]: [f, b, hq, wq], without bias, valid at
+// the positions inside each image.
+//
+// Forward: colsT [k*k*c, b*hq*wq], row (dy, dx, channel) being the input channel's
+// grid shifted by the offset, is one Gather of runs of b*hq*wq; the output is
+// Wᵀ·colsT. Gradient, with dY [f, b*hq*wq]:
+//   - weights: colsT·dYᵀ [k*k*c, f], a DotGeneral contracting the last axes of both
+//     (the backend packs its left operand with assembly, a right operand laid out
+//     that way with a generic loop: the smaller dY goes right);
+//   - input: W·dY [k*k*c, b*hq*wq], each row added back at its offset by one
+//     ScatterSum (the Gather's adjoint). Positions outside the images collect values
+//     too; the layers that made xp drop them (the pads' gradients crop them, the
+//     pooling's masks them).
+func convGrid(xp, weights *graph.Node, kernel int) *graph.Node {
+	d := xp.Shape().Dimensions
+	c, b, hq, wq := d[0], d[1]-2, d[2], d[3]
+	f := weights.Shape().Dimensions[3]
+	k, n, lc, p := kernel*kernel*c, b*hq*wq, (b+2)*hq*wq, kernel/2
+	starts := make([]int32, 0, k)
+	for dy := range kernel {
+		for dx := range kernel {
+			for ch := range c {
+				starts = append(starts, int32(ch*lc+hq*wq+(dy-p)*wq+(dx-p)))
+			}
+		}
+	}
+	var colsT, w2, idx *graph.Node
+	return withGradient([]*graph.Node{xp, weights},
+		func(in []*graph.Node) *graph.Node {
+			g := xp.Graph()
+			idx = graph.Const(g, tensors.FromFlatDataAndDimensions(starts, k, 1))
+			colsT = graph.BackendGather(graph.Reshape(in[0], c*lc), idx, 1, []int{1}, nil, []int{0}, []int{n}, false)
+			w2 = graph.Reshape(in[1], k, f)
+			y := graph.DotGeneral(graph.Transpose(w2, 0, 1), []int{1}, nil, colsT, []int{0}, nil)
+			return graph.Reshape(y, f, b, hq, wq)
+		},
+		func(v *graph.Node) []*graph.Node {
+			dy := graph.Reshape(v, f, n)
+			dw := graph.Reshape(graph.DotGeneral(colsT, []int{1}, nil, dy, []int{1}, nil), kernel, kernel, c, f)
+			dcolsT := graph.DotGeneral(w2, []int{1}, nil, dy, []int{0}, nil)
+			zeros := graph.Zeros(xp.Graph(), xp.Shape().Clone())
+			dxp := graph.BackendScatterSum(graph.Reshape(zeros, c*lc), idx, dcolsT, 1, []int{1}, nil, []int{0}, false, false)
+			return []*graph.Node{graph.Reshape(dxp, c, b+2, hq, wq), dw}
+		})
+}
+
+// poolReLU is ReLU(MaxPool2x2(y) + bias) of a convolution's raw grid output y
+// [f, b, hq, wq] (hq, wq even) valid over h x w: [f, b, hq/2, wq/2], zero outside
+// the valid h/2 x w/2 (PyTorch's floor mode drops an odd last row or column).
+// Adding the bias and applying the ReLU after the pool gives the values of the
+// article's order at a quarter of the work.
+//
+// Forward: a max over row pairs ([f*b*hq/2, 2, wq], the middle axis), then over
+// column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
+// G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
+// sums of G; y gets up(G) where y equals up(pooled), up being the 2x2 nearest
+// upsampling, done as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair
+// and column pair at once). Every position of a window holding the maximum gets the
+// gradient: ties, rare in float data, are not broken.
+func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
+	d := y.Shape().Dimensions
+	f, b, hq, wq := d[0], d[1], d[2], d[3]
+	hp, wp := hq/2, wq/2
+	mask := make([]float64, hp*wp)
+	for r := range h / 2 {
+		for col := range w / 2 {
+			mask[r*wp+col] = 1
+		}
+	}
+	up := make([]float64, wp*2*wq)
+	for j := range wp {
+		for t := range 2 {
+			up[j*2*wq+t*wq+2*j] = 1
+			up[j*2*wq+t*wq+2*j+1] = 1
+		}
+	}
+	var yIn, pooled, z *graph.Node
+	return withGradient([]*graph.Node{y, bias},
+		func(in []*graph.Node) *graph.Node {
+			yIn = in[0]
+			rows := graph.ReduceMax(graph.Reshape(yIn, f*b*hp, 2, wq), 1)
+			pooled = graph.ReduceMax(graph.Reshape(rows, f*b*hp*wp, 2), 1)
+			bb := graph.Reshape(in[1], f, 1)
+			z = graph.Max(graph.Add(graph.Reshape(pooled, f, b*hp*wp), bb), zeroOf(y))
+			z = graph.Mul(graph.Reshape(z, f*b, hp*wp), constOf(y, mask, 1, hp*wp))
+			return graph.Reshape(z, f, b, hp, wp)
+		},
+		func(v *graph.Node) []*graph.Node {
+			zero := zeroOf(y)
+			gz := graph.Where(graph.GreaterThan(z, zero), graph.Reshape(v, f*b, hp*wp), zero)
+			db := graph.ReduceSum(graph.Reshape(gz, f, b*hp*wp), 1)
+			u := constOf(y, up, wp, 2*wq)
+			upsample := func(t *graph.Node) *graph.Node {
+				return graph.Reshape(graph.MatMul(graph.Reshape(t, f*b*hp, wp), u), f, b, hq, wq)
+			}
+			dy := graph.Where(graph.Equal(yIn, upsample(pooled)), upsample(gz), zero)
+			return []*graph.Node{dy, db}
+		})
+}
