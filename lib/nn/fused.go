@@ -16,7 +16,7 @@ import (
 // of differentiating through fwd's ops.
 //
 // fwd receives the inputs, each passed through an identity whose custom gradient is
-// the one vjp computed for it. vjp receives the gradient of the result and returns
+// the one vjp computed for it. vjp receives the result and its gradient and returns
 // one gradient per input, each shaped as its input; it runs when GoMLX builds the
 // gradient graph. Autodiff still walks fwd's ops (so they must be differentiable by
 // GoMLX: no Pad with negative paddings, for instance), but the gradients it builds
@@ -27,17 +27,18 @@ import (
 // buffer over instead of copying it). The gradients are first-order only: vjp's
 // result is not differentiable again.
 func withGradient(inputs []*graph.Node, fwd func(in []*graph.Node) *graph.Node,
-	vjp func(v *graph.Node) []*graph.Node) *graph.Node {
+	vjp func(out, v *graph.Node) []*graph.Node) *graph.Node {
 	var grads []*graph.Node
 	in := make([]*graph.Node, len(inputs))
 	for i, x := range inputs {
 		in[i] = graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node { return grads[i] })
 	}
-	out := fwd(in)
-	return graph.IdentityWithCustomGradient(out, func(_, v *graph.Node) *graph.Node {
-		grads = vjp(v)
+	var out *graph.Node
+	out = graph.IdentityWithCustomGradient(fwd(in), func(_, v *graph.Node) *graph.Node {
+		grads = vjp(out, v)
 		return v
 	})
+	return out
 }
 
 // patchViews returns the kernel*kernel shifted views of xp, which is an input already
@@ -72,7 +73,7 @@ func linearFused(x, weights, biases *graph.Node) *graph.Node {
 			bias := graph.Reshape(in[2], 1, out)
 			return graph.Add(graph.MatMul(xs, ws), bias)
 		},
-		func(v *graph.Node) []*graph.Node {
+		func(_, v *graph.Node) []*graph.Node {
 			dx := graph.DotGeneral(v, []int{1}, nil, ws, []int{1}, nil)
 			dw := graph.MatMul(graph.Transpose(xs, 0, 1), v)
 			db := graph.ReduceSum(v, 0)

@@ -109,7 +109,7 @@ func gridFromImages(x *graph.Node, hq, wq int) *graph.Node {
 		func(in []*graph.Node) *graph.Node {
 			return graph.Pad(channelsFirst(in[0]), zeroOf(x), pads...)
 		},
-		func(v *graph.Node) []*graph.Node {
+		func(_, v *graph.Node) []*graph.Node {
 			return []*graph.Node{channelsLast(graph.Pad(v, zeroOf(v), negated(pads)...))}
 		})
 }
@@ -121,7 +121,7 @@ func padGrid(data *graph.Node, hq, wq int) *graph.Node {
 	pads := []compute.PadAxis{{}, {Start: 1, End: 1}, {End: hq - d[2]}, {End: wq - d[3]}}
 	return withGradient([]*graph.Node{data},
 		func(in []*graph.Node) *graph.Node { return graph.Pad(in[0], zeroOf(data), pads...) },
-		func(v *graph.Node) []*graph.Node { return []*graph.Node{graph.Pad(v, zeroOf(v), negated(pads)...)} })
+		func(_, v *graph.Node) []*graph.Node { return []*graph.Node{graph.Pad(v, zeroOf(v), negated(pads)...)} })
 }
 
 // gridToImages returns the [b, h, w, c] images of the grid data [c, b, hq, wq].
@@ -147,7 +147,7 @@ func gridToImages(data *graph.Node, h, w int) *graph.Node {
 			}
 			return x
 		},
-		func(v *graph.Node) []*graph.Node {
+		func(_, v *graph.Node) []*graph.Node {
 			return []*graph.Node{channelsFirst(graph.Pad(v, zeroOf(v), pads...))}
 		})
 }
@@ -208,9 +208,7 @@ func constOf(x *graph.Node, values []float64, dims ...int) *graph.Node {
 // Forward: colsT [k*k*c, b*hq*wq], row (dy, dx, channel) being the input channel's
 // grid shifted by the offset, is one Gather of runs of b*hq*wq; the output is
 // Wᵀ·colsT. Gradient, with dY [f, b*hq*wq]:
-//   - weights: colsT·dYᵀ [k*k*c, f], a DotGeneral contracting the last axes of both
-//     (the backend packs its left operand with assembly, a right operand laid out
-//     that way with a generic loop: the smaller dY goes right);
+//   - weights: colsT·dYᵀ [k*k*c, f], a DotGeneral contracting the last axes of both;
 //   - input: W·dY [k*k*c, b*hq*wq], each row added back at its offset by one
 //     ScatterSum (the Gather's adjoint). Positions outside the images collect values
 //     too; the layers that made xp drop them (the pads' gradients crop them, the
@@ -238,7 +236,7 @@ func convGrid(xp, weights *graph.Node, kernel int) *graph.Node {
 			y := graph.DotGeneral(graph.Transpose(w2, 0, 1), []int{1}, nil, colsT, []int{0}, nil)
 			return graph.Reshape(y, f, b, hq, wq)
 		},
-		func(v *graph.Node) []*graph.Node {
+		func(_, v *graph.Node) []*graph.Node {
 			dy := graph.Reshape(v, f, n)
 			dw := graph.Reshape(graph.DotGeneral(colsT, []int{1}, nil, dy, []int{1}, nil), kernel, kernel, c, f)
 			dcolsT := graph.DotGeneral(w2, []int{1}, nil, dy, []int{0}, nil)
@@ -265,10 +263,12 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	d := y.Shape().Dimensions
 	f, b, hq, wq := d[0], d[1], d[2], d[3]
 	hp, wp := hq/2, wq/2
-	mask := make([]float64, hp*wp)
-	for r := range h / 2 {
-		for col := range w / 2 {
-			mask[r*wp+col] = 1
+	mask := make([]float64, b*hp*wp)
+	for i := range b {
+		for r := range h / 2 {
+			for col := range w / 2 {
+				mask[(i*hp+r)*wp+col] = 1
+			}
 		}
 	}
 	up := make([]float64, wp*2*wq)
@@ -278,26 +278,27 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			up[j*2*wq+t*wq+2*j+1] = 1
 		}
 	}
-	var yIn, pooled, z *graph.Node
+	// Every node that the gradient reuses keeps one shape: the Go backend copies a
+	// Reshape's input when another op still needs it.
+	var y3, pooled *graph.Node
 	return withGradient([]*graph.Node{y, bias},
 		func(in []*graph.Node) *graph.Node {
-			yIn = in[0]
-			rows := graph.ReduceMax(graph.Reshape(yIn, f*b*hp, 2, wq), 1)
-			pooled = graph.ReduceMax(graph.Reshape(rows, f*b*hp*wp, 2), 1)
-			bb := graph.Reshape(in[1], f, 1)
-			z = graph.Max(graph.Add(graph.Reshape(pooled, f, b*hp*wp), bb), zeroOf(y))
-			z = graph.Mul(graph.Reshape(z, f*b, hp*wp), constOf(y, mask, 1, hp*wp))
+			y3 = graph.Reshape(in[0], f*b*hp, 2, wq)
+			rows := graph.ReduceMax(y3, 1)
+			pooled = graph.ReduceMax(graph.Reshape(rows, f, b*hp, wp, 2), 3)
+			z := graph.Max(graph.Add(pooled, graph.Reshape(in[1], f, 1, 1)), zeroOf(y))
+			z = graph.Mul(z, constOf(y, mask, 1, b*hp, wp))
 			return graph.Reshape(z, f, b, hp, wp)
 		},
-		func(v *graph.Node) []*graph.Node {
+		func(out, v *graph.Node) []*graph.Node {
 			zero := zeroOf(y)
-			gz := graph.Where(graph.GreaterThan(z, zero), graph.Reshape(v, f*b, hp*wp), zero)
-			db := graph.ReduceSum(graph.Reshape(gz, f, b*hp*wp), 1)
+			gz := graph.Where(graph.GreaterThan(out, zero), v, zero)
+			db := graph.ReduceSum(gz, 1, 2, 3)
 			u := constOf(y, up, wp, 2*wq)
 			upsample := func(t *graph.Node) *graph.Node {
-				return graph.Reshape(graph.MatMul(graph.Reshape(t, f*b*hp, wp), u), f, b, hq, wq)
+				return graph.Reshape(graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil), f*b*hp, 2, wq)
 			}
-			dy := graph.Where(graph.Equal(yIn, upsample(pooled)), upsample(gz), zero)
-			return []*graph.Node{dy, db}
+			dy := graph.Where(graph.Equal(y3, upsample(pooled)), upsample(gz), zero)
+			return []*graph.Node{graph.Reshape(dy, f, b, hq, wq), db}
 		})
 }
