@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 )
@@ -40,12 +41,30 @@ import (
 
 // grid is the Go formulation's form of a [b, h, w, c] activation.
 type grid struct {
-	data *graph.Node // [c, b, hq, wq]
+	data *graph.Node // [groups, c, b/groups, hq, wq]
 	h, w int         // the valid rows and columns of each image
 	// bias [c], when not nil, is still to be added to data, which is then a
 	// convolution's raw output: its positions outside h x w hold values to ignore.
 	// When nil, those positions hold zeros.
 	bias *graph.Node
+}
+
+// gridGroups is how many groups of images the Go formulation splits a batch into
+// (when the batch size allows it): every matrix product is then a batched one, with
+// one batch item per group. The backend splits a batched product between its
+// workers by batch item; an unbatched one with a small output, like a weight
+// gradient, it splits by output rows, each worker packing the whole other operand
+// again. Twice the cores is enough for the backend to split by batch item.
+var gridGroups = 4
+
+// groupsFor returns how many groups a batch of b images is split into.
+func groupsFor(b int) int {
+	for g := gridGroups; g > 1; g-- {
+		if b%g == 0 {
+			return g
+		}
+	}
+	return 1
 }
 
 // gridsKey keys the graph state mapping [b, h, w, c] nodes to their grids.
@@ -77,14 +96,15 @@ func conv2DGrid(x, weights, biases *graph.Node, kernel int) *graph.Node {
 	h, w := d[1], d[2]
 	f := biases.Shape().Dimensions[0]
 	p := kernel / 2
-	var xp *graph.Node
+	var raw *graph.Node
 	if gr := gridOf(x); gr != nil && gr.bias == nil {
 		gd := gr.data.Shape().Dimensions
-		xp = padGrid(gr.data, evenAtLeast(max(gd[2], h+p)), evenAtLeast(max(gd[3], w+p)))
+		xp := padGrid(gr.data, evenAtLeast(max(gd[3], h+p)), evenAtLeast(max(gd[4], w+p)))
+		raw = convGrid(xp, false, weights, kernel)
 	} else {
-		xp = gridFromImages(x, evenAtLeast(h+p), evenAtLeast(w+p))
+		xp := gridFromImages(x, groupsFor(d[0]), evenAtLeast(h+p), evenAtLeast(w+p))
+		raw = convGrid(xp, true, weights, kernel)
 	}
-	raw := convGrid(xp, weights, kernel)
 	out := graph.Add(gridToImages(raw, h, w), graph.Reshape(biases, 1, 1, 1, f))
 	setGrid(out, &grid{data: raw, h: h, w: w, bias: biases})
 	return out
@@ -99,39 +119,49 @@ func poolReLUGrid(gr *grid) *graph.Node {
 	return out
 }
 
-// gridFromImages returns x [b, h, w, c] as a grid padded for a convolution:
-// [c, b+2, hq, wq], with a zero image before and after.
-func gridFromImages(x *graph.Node, hq, wq int) *graph.Node {
+// gridFromImages returns x [b, h, w, c] as a grid padded for a convolution, channels
+// first: [c, groups, b/groups+2, hq, wq], with a zero image before and after each
+// group's images.
+func gridFromImages(x *graph.Node, groups, hq, wq int) *graph.Node {
 	d := x.Shape().Dimensions
-	h, w := d[1], d[2]
-	pads := []compute.PadAxis{{}, {Start: 1, End: 1}, {End: hq - h}, {End: wq - w}}
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	pads := []compute.PadAxis{{}, {}, {Start: 1, End: 1}, {End: hq - h}, {End: wq - w}}
 	return withGradient([]*graph.Node{x},
 		func(in []*graph.Node) *graph.Node {
-			return graph.Pad(channelsFirst(in[0]), zeroOf(x), pads...)
+			t := graph.Reshape(channelsFirst(in[0]), c, groups, b/groups, h, w)
+			return graph.Pad(t, zeroOf(x), pads...)
 		},
 		func(_, v *graph.Node) []*graph.Node {
-			return []*graph.Node{channelsLast(graph.Pad(v, zeroOf(v), negated(pads)...))}
+			t := graph.Reshape(graph.Pad(v, zeroOf(v), negated(pads)...), c, b, h, w)
+			return []*graph.Node{channelsLast(t)}
 		})
 }
 
-// padGrid adds a zero image before and after the grid data [c, b, hq0, wq0] and
-// zero rows and columns up to hq x wq: [c, b+2, hq, wq], a convolution's input.
+// padGrid adds a zero image before and after each group of the grid data
+// [groups, c, bg, hq0, wq0] and zero rows and columns up to hq x wq:
+// [groups, c, bg+2, hq, wq], a convolution's input.
 func padGrid(data *graph.Node, hq, wq int) *graph.Node {
 	d := data.Shape().Dimensions
-	pads := []compute.PadAxis{{}, {Start: 1, End: 1}, {End: hq - d[2]}, {End: wq - d[3]}}
+	pads := []compute.PadAxis{{}, {}, {Start: 1, End: 1}, {End: hq - d[3]}, {End: wq - d[4]}}
 	return withGradient([]*graph.Node{data},
 		func(in []*graph.Node) *graph.Node { return graph.Pad(in[0], zeroOf(data), pads...) },
 		func(_, v *graph.Node) []*graph.Node { return []*graph.Node{graph.Pad(v, zeroOf(v), negated(pads)...)} })
 }
 
-// gridToImages returns the [b, h, w, c] images of the grid data [c, b, hq, wq].
+// gridToImages returns the [b, h, w, c] images of the grid data
+// [groups, c, bg, hq, wq].
 func gridToImages(data *graph.Node, h, w int) *graph.Node {
 	d := data.Shape().Dimensions
-	c, b, hq, wq := d[0], d[1], d[2], d[3]
+	groups, c, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
+	b := groups * bg
 	pads := []compute.PadAxis{{}, {End: hq - h}, {End: wq - w}, {}}
 	return withGradient([]*graph.Node{data},
 		func(in []*graph.Node) *graph.Node {
-			x := channelsLast(in[0])
+			t := in[0]
+			if groups > 1 {
+				t = graph.Transpose(graph.Reshape(t, groups, c, bg*hq*wq), 0, 1)
+			}
+			x := channelsLast(graph.Reshape(t, c, b, hq, wq))
 			if hq != h || wq != w {
 				// The crop is a Gather of the b*h rows' first w*c values: GoMLX cannot
 				// differentiate a Pad with negative paddings (see withGradient).
@@ -148,7 +178,11 @@ func gridToImages(data *graph.Node, h, w int) *graph.Node {
 			return x
 		},
 		func(_, v *graph.Node) []*graph.Node {
-			return []*graph.Node{channelsFirst(graph.Pad(v, zeroOf(v), pads...))}
+			t := channelsFirst(graph.Pad(v, zeroOf(v), pads...))
+			if groups > 1 {
+				t = graph.Transpose(graph.Reshape(t, c, groups, bg*hq*wq), 0, 1)
+			}
+			return []*graph.Node{graph.Reshape(t, groups, c, bg, hq, wq)}
 		})
 }
 
@@ -201,59 +235,76 @@ func constOf(x *graph.Node, values []float64, dims ...int) *graph.Node {
 	return graph.Const(x.Graph(), t)
 }
 
-// convGrid is the convolution of the padded grid xp [c, b+2, hq, wq] (see
-// gridFromImages) with weights [k, k, c, f]: [f, b, hq, wq], without bias, valid at
-// the positions inside each image.
+// convGrid is the convolution of the padded grid xp with weights [k, k, c, f]:
+// [groups, f, bg, hq, wq], without bias, valid at the positions inside each image.
+// xp is [groups, c, bg+2, hq, wq] (padGrid), or [c, groups, bg+2, hq, wq] when
+// channelMajor (gridFromImages).
 //
-// Forward: colsT [k*k*c, b*hq*wq], row (dy, dx, channel) being the input channel's
-// grid shifted by the offset, is one Gather of runs of b*hq*wq; the output is
-// Wᵀ·colsT. Gradient, with dY [f, b*hq*wq]:
-//   - weights: colsT·dYᵀ [k*k*c, f], a DotGeneral contracting the last axes of both;
-//   - input: W·dY [k*k*c, b*hq*wq], each row added back at its offset by one
+// Forward: colsT [groups, k*k*c, bg*hq*wq], row (dy, dx, channel) of a group being
+// the input channel's grid shifted by the offset, is one Gather of runs of bg*hq*wq;
+// the output is Wᵀ·colsT, batched over the groups. Gradient, with dY
+// [groups, f, bg*hq*wq]:
+//   - weights: colsT·dYᵀ, batched, contracting the last axes of both, summed over the
+//     groups;
+//   - input: W·dY [groups, k*k*c, bg*hq*wq], each row added back at its offset by one
 //     ScatterSum (the Gather's adjoint). Positions outside the images collect values
 //     too; the layers that made xp drop them (the pads' gradients crop them, the
 //     pooling's masks them).
-func convGrid(xp, weights *graph.Node, kernel int) *graph.Node {
+func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel int) *graph.Node {
 	d := xp.Shape().Dimensions
-	c, b, hq, wq := d[0], d[1]-2, d[2], d[3]
+	groups, c := d[0], d[1]
+	if channelMajor {
+		groups, c = c, groups
+	}
+	bg, hq, wq := d[2]-2, d[3], d[4]
 	f := weights.Shape().Dimensions[3]
-	k, n, lc, p := kernel*kernel*c, b*hq*wq, (b+2)*hq*wq, kernel/2
-	starts := make([]int32, 0, k)
-	for dy := range kernel {
-		for dx := range kernel {
-			for ch := range c {
-				starts = append(starts, int32(ch*lc+hq*wq+(dy-p)*wq+(dx-p)))
+	k, n, lb, p := kernel*kernel*c, bg*hq*wq, d[2]*hq*wq, kernel/2
+	starts := make([]int32, 0, groups*k)
+	for g := range groups {
+		for dy := range kernel {
+			for dx := range kernel {
+				for ch := range c {
+					block := g*c + ch
+					if channelMajor {
+						block = ch*groups + g
+					}
+					starts = append(starts, int32(block*lb+hq*wq+(dy-p)*wq+(dx-p)))
+				}
 			}
 		}
 	}
 	var colsT, w2, idx *graph.Node
 	return withGradient([]*graph.Node{xp, weights},
 		func(in []*graph.Node) *graph.Node {
-			g := xp.Graph()
-			idx = graph.Const(g, tensors.FromFlatDataAndDimensions(starts, k, 1))
-			colsT = graph.BackendGather(graph.Reshape(in[0], c*lc), idx, 1, []int{1}, nil, []int{0}, []int{n}, false)
+			gr := xp.Graph()
+			idx = graph.Const(gr, tensors.FromFlatDataAndDimensions(starts, groups*k, 1))
+			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{n}, false)
+			colsT = graph.Reshape(colsT, groups, k, n)
 			w2 = graph.Reshape(in[1], k, f)
-			y := graph.DotGeneral(graph.Transpose(w2, 0, 1), []int{1}, nil, colsT, []int{0}, nil)
-			return graph.Reshape(y, f, b, hq, wq)
+			wT := graph.BroadcastPrefix(graph.Transpose(w2, 0, 1), groups)
+			y := graph.DotGeneral(wT, []int{2}, []int{0}, colsT, []int{1}, []int{0})
+			return graph.Reshape(y, groups, f, bg, hq, wq)
 		},
 		func(_, v *graph.Node) []*graph.Node {
-			dy := graph.Reshape(v, f, n)
-			dw := graph.Reshape(graph.DotGeneral(colsT, []int{1}, nil, dy, []int{1}, nil), kernel, kernel, c, f)
-			dcolsT := graph.DotGeneral(w2, []int{1}, nil, dy, []int{0}, nil)
-			zeros := graph.Zeros(xp.Graph(), xp.Shape().Clone())
-			dxp := graph.BackendScatterSum(graph.Reshape(zeros, c*lc), idx, dcolsT, 1, []int{1}, nil, []int{0}, false, false)
-			return []*graph.Node{graph.Reshape(dxp, c, b+2, hq, wq), dw}
+			dy := graph.Reshape(v, groups, f, n)
+			dw := graph.ReduceSum(graph.DotGeneral(colsT, []int{2}, []int{0}, dy, []int{2}, []int{0}), 0)
+			dw = graph.Reshape(dw, kernel, kernel, c, f)
+			dcolsT := graph.DotGeneral(graph.BroadcastPrefix(w2, groups), []int{2}, []int{0}, dy, []int{1}, []int{0})
+			zeros := graph.Zeros(xp.Graph(), shapes.Make(xp.DType(), xp.Shape().Size()))
+			dxp := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, groups*k, n), 1, []int{1}, nil, []int{0}, false, false)
+			return []*graph.Node{graph.Reshape(dxp, d...), dw}
 		})
 }
 
 // poolReLU is ReLU(MaxPool2x2(y) + bias) of a convolution's raw grid output y
-// [f, b, hq, wq] (hq, wq even) valid over h x w: [f, b, hq/2, wq/2], zero outside
-// the valid h/2 x w/2 (PyTorch's floor mode drops an odd last row or column).
+// [groups, f, bg, hq, wq] (hq, wq even) valid over h x w: [groups, f, bg, hq/2, wq/2],
+// zero outside the valid h/2 x w/2 (PyTorch's floor mode drops an odd last row or
+// column).
 // Adding the bias and applying the ReLU after the pool gives the values of the
 // article's order at a quarter of the work.
 //
-// Forward: a max over row pairs ([f*b*hq/2, 2, wq], the middle axis), then over
-// column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
+// Forward: a max over row pairs ([groups*f*bg*hq/2, 2, wq], the middle axis), then
+// over column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
 // G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
 // sums of G; y gets up(G) where y equals up(pooled), up being the 2x2 nearest
 // upsampling, done as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair
@@ -261,10 +312,10 @@ func convGrid(xp, weights *graph.Node, kernel int) *graph.Node {
 // gradient: ties, rare in float data, are not broken.
 func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	d := y.Shape().Dimensions
-	f, b, hq, wq := d[0], d[1], d[2], d[3]
+	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
 	hp, wp := hq/2, wq/2
-	mask := make([]float64, b*hp*wp)
-	for i := range b {
+	mask := make([]float64, bg*hp*wp)
+	for i := range bg {
 		for r := range h / 2 {
 			for col := range w / 2 {
 				mask[(i*hp+r)*wp+col] = 1
@@ -283,22 +334,23 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	var y3, pooled *graph.Node
 	return withGradient([]*graph.Node{y, bias},
 		func(in []*graph.Node) *graph.Node {
-			y3 = graph.Reshape(in[0], f*b*hp, 2, wq)
+			y3 = graph.Reshape(in[0], groups*f*bg*hp, 2, wq)
 			rows := graph.ReduceMax(y3, 1)
-			pooled = graph.ReduceMax(graph.Reshape(rows, f, b*hp, wp, 2), 3)
-			z := graph.Max(graph.Add(pooled, graph.Reshape(in[1], f, 1, 1)), zeroOf(y))
-			z = graph.Mul(z, constOf(y, mask, 1, b*hp, wp))
-			return graph.Reshape(z, f, b, hp, wp)
+			pooled = graph.ReduceMax(graph.Reshape(rows, groups*f, bg*hp, wp, 2), 3)
+			bb := graph.Reshape(graph.BroadcastPrefix(in[1], groups), groups*f, 1, 1)
+			z := graph.Max(graph.Add(pooled, bb), zeroOf(y))
+			z = graph.Mul(z, constOf(y, mask, 1, bg*hp, wp))
+			return graph.Reshape(z, groups, f, bg, hp, wp)
 		},
 		func(out, v *graph.Node) []*graph.Node {
 			zero := zeroOf(y)
 			gz := graph.Where(graph.GreaterThan(out, zero), v, zero)
-			db := graph.ReduceSum(gz, 1, 2, 3)
+			db := graph.ReduceSum(graph.ReduceSum(gz, 2, 3, 4), 0)
 			u := constOf(y, up, wp, 2*wq)
 			upsample := func(t *graph.Node) *graph.Node {
-				return graph.Reshape(graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil), f*b*hp, 2, wq)
+				return graph.Reshape(graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil), groups*f*bg*hp, 2, wq)
 			}
 			dy := graph.Where(graph.Equal(y3, upsample(pooled)), upsample(gz), zero)
-			return []*graph.Node{graph.Reshape(dy, f, b, hq, wq), db}
+			return []*graph.Node{graph.Reshape(dy, d...), db}
 		})
 }
