@@ -8,6 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/train"
@@ -73,5 +77,57 @@ func TestTrainStepStress(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestConcurrentProductsStress runs, many times under several worker-pool settings,
+// a graph whose 24 independent matrix products all become ready at once (the
+// situation that deadlocked compute v0.1.4's worker pool), with the same watchdog.
+// It runs when GOPHERDL_STRESS_STEPS is set, as TestTrainStepStress.
+func TestConcurrentProductsStress(t *testing.T) {
+	steps, _ := strconv.Atoi(os.Getenv("GOPHERDL_STRESS_STEPS"))
+	if steps <= 0 {
+		t.Skip("set GOPHERDL_STRESS_STEPS to run")
+	}
+	for _, cfg := range []string{"go", "go:parallelism=1", "go:parallelism=2", "go:num_executors=1", "go:num_executors=32", "go:ops_parallel"} {
+		t.Run(cfg, func(t *testing.T) {
+			b, err := train.NewBackend(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec := graph.MustNewExec(b.Compute, func(x *graph.Node) *graph.Node {
+				var sum *graph.Node
+				for i := range 24 {
+					p := graph.MatMul(x, graph.AddScalar(x, float64(i)))
+					if sum == nil {
+						sum = p
+					} else {
+						sum = graph.Add(sum, p)
+					}
+				}
+				return graph.ReduceAllSum(sum)
+			})
+			x := tensors.FromShape(shapes.Make(dtypes.Float32, 192, 192))
+			for i := range steps {
+				finished := make(chan error, 1)
+				go func() {
+					out, err := exec.Exec(x)
+					if err == nil {
+						out[0].FinalizeAll()
+					}
+					finished <- err
+				}()
+				select {
+				case err := <-finished:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(time.Minute):
+					buf := make([]byte, 1<<22)
+					buf = buf[:runtime.Stack(buf, true)]
+					t.Fatalf("run %d did not finish in a minute (deadlock?); goroutines:\n%s", i+1, buf)
+				}
+			}
+		})
 	}
 }
