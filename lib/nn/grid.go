@@ -16,18 +16,19 @@ import (
 // transposes large power-of-two shaped matrices slowly and has only plain-loop
 // convolution and pooling. So the layers run on "grids":
 //
-//   - An activation [b, h, w, c] is held channels first as [c, b, hq, wq]: each image
-//     on an hq x wq grid, hq >= h+k/2 and wq >= w+k/2, both even, the rows and columns
-//     beyond h and w zero. In the flattened image those zero rows and columns are
-//     also the padding of the next image's top rows and the next row's left column,
-//     so with one zero image before the first and after the last, every k x k
+//   - An activation [b, h, w, c] is held channels first, its batch split into groups
+//     of images: [groups, c, b/groups, hq, wq], each image on an hq x wq grid,
+//     hq >= h+k/2 and wq >= w+k/2, both even, the rows and columns beyond h and w
+//     zero. In the flattened images those zero rows and columns are also the padding
+//     of the next image's top rows and the next row's left column, so with one zero
+//     image before the first and after the last of each group, every k x k
 //     neighbourhood of a grid position is the grid position plus a fixed offset.
-//   - A convolution's im2col matrix, transposed ([k*k*c, b*hq*wq]), is then one
-//     Gather of k*k*c contiguous runs; its product with the kernel gives the output
-//     channels first, [f, b*hq*wq], on the same grid (positions outside h x w hold
-//     partial sums that are ignored). The gradients need no transpose of anything
-//     large: the weights' is dY·colsᵀ with both contracted axes last, the input's is
-//     W·dY scattered back by one ScatterSum of the same runs.
+//   - A convolution's im2col matrix, transposed ([groups, k*k*c, b/groups*hq*wq]), is
+//     then one Gather of contiguous runs; its product with the kernel, batched over
+//     the groups, gives the output channels first on the same grid (positions outside
+//     h x w hold partial sums that are ignored). The gradients need no transpose of
+//     anything large: the weights' is dY·colsᵀ with both contracted axes last, the
+//     input's is W·dY scattered back by one ScatterSum of the same runs.
 //   - Max-pooling of a grid is two reductions over adjacent pairs (rows, then
 //     columns); the bias and the ReLU are applied after the pool (max commutes with
 //     both), then a mask zeroes the positions outside h/2 x w/2, which makes the
@@ -50,11 +51,11 @@ type grid struct {
 }
 
 // gridGroups is how many groups of images the Go formulation splits a batch into
-// (when the batch size allows it): every matrix product is then a batched one, with
-// one batch item per group. The backend splits a batched product between its
-// workers by batch item; an unbatched one with a small output, like a weight
-// gradient, it splits by output rows, each worker packing the whole other operand
-// again. Twice the cores is enough for the backend to split by batch item.
+// (when the batch size allows it): every matrix product is then batched, one batch
+// item per group. The backend splits a batched product between its workers by batch
+// item when there are at least twice as many items as workers (4 suits 2 cores);
+// an unbatched product with a small output, like a weight gradient, it splits by
+// output rows, each worker packing the whole other operand again.
 var gridGroups = 4
 
 // groupsFor returns how many groups a batch of b images is split into.
