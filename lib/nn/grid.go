@@ -101,10 +101,10 @@ func conv2DGrid(x, weights, biases *graph.Node, kernel int) *graph.Node {
 	if gr := gridOf(x); gr != nil && gr.bias == nil {
 		gd := gr.data.Shape().Dimensions
 		xp := padGrid(gr.data, evenAtLeast(max(gd[3], h+p)), evenAtLeast(max(gd[4], w+p)))
-		raw = convGrid(xp, false, weights, kernel)
+		raw = convGrid(xp, false, weights, kernel, evenAtLeast(h))
 	} else {
 		xp := gridFromImages(x, groupsFor(d[0]), evenAtLeast(h+p), evenAtLeast(w+p))
-		raw = convGrid(xp, true, weights, kernel)
+		raw = convGrid(xp, true, weights, kernel, evenAtLeast(h))
 	}
 	out := graph.Add(gridToImages(raw, h, w), graph.Reshape(biases, 1, 1, 1, f))
 	setGrid(out, &grid{data: raw, h: h, w: w, bias: biases})
@@ -237,21 +237,23 @@ func constOf(x *graph.Node, values []float64, dims ...int) *graph.Node {
 }
 
 // convGrid is the convolution of the padded grid xp with weights [k, k, c, f]:
-// [groups, f, bg, hq, wq], without bias, valid at the positions inside each image.
-// xp is [groups, c, bg+2, hq, wq] (padGrid), or [c, groups, bg+2, hq, wq] when
+// [groups, f, bg, ho, wq], without bias, the output grid keeping each image's first
+// ho rows of the input grid (ho even, at least the image's height: the rows below
+// only hold partial sums), valid at the positions inside each image. xp is
+// [groups, c, bg+2, hq, wq] (padGrid), or [c, groups, bg+2, hq, wq] when
 // channelMajor (gridFromImages).
 //
-// Forward: colsT [groups, k*k*c, bg*hq*wq], row (dy, dx, channel) of a group being
-// the input channel's grid shifted by the offset, is one Gather of runs of bg*hq*wq;
-// the output is Wᵀ·colsT, batched over the groups. Gradient, with dY
-// [groups, f, bg*hq*wq]:
+// Forward: colsT [groups, k*k*c, bg*ho*wq], row (dy, dx, channel) of a group being
+// the input channel's grid shifted by the offset, is one Gather of contiguous runs
+// (one per image, or one per group when ho = hq); the output is Wᵀ·colsT, batched
+// over the groups. Gradient, with dY [groups, f, bg*ho*wq]:
 //   - weights: colsT·dYᵀ, batched, contracting the last axes of both, summed over the
 //     groups;
-//   - input: W·dY [groups, k*k*c, bg*hq*wq], each row added back at its offset by one
+//   - input: W·dY [groups, k*k*c, bg*ho*wq], each run added back at its offset by one
 //     ScatterSum (the Gather's adjoint). Positions outside the images collect values
 //     too; the layers that made xp drop them (the pads' gradients crop them, the
 //     pooling's masks them).
-func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel int) *graph.Node {
+func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho int) *graph.Node {
 	d := xp.Shape().Dimensions
 	groups, c := d[0], d[1]
 	if channelMajor {
@@ -259,8 +261,14 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel int
 	}
 	bg, hq, wq := d[2]-2, d[3], d[4]
 	f := weights.Shape().Dimensions[3]
-	k, n, lb, p := kernel*kernel*c, bg*hq*wq, d[2]*hq*wq, kernel/2
-	starts := make([]int32, 0, groups*k)
+	k, n, lb, p := kernel*kernel*c, bg*ho*wq, d[2]*hq*wq, kernel/2
+	// One run per image of its first ho rows when that leaves out zero rows, else
+	// one run for all the group's images.
+	runs, run := bg, ho*wq
+	if ho == hq {
+		runs, run = 1, n
+	}
+	starts := make([]int32, 0, groups*k*runs)
 	for g := range groups {
 		for dy := range kernel {
 			for dx := range kernel {
@@ -269,7 +277,9 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel int
 					if channelMajor {
 						block = ch*groups + g
 					}
-					starts = append(starts, int32(block*lb+hq*wq+(dy-p)*wq+(dx-p)))
+					for i := range runs {
+						starts = append(starts, int32(block*lb+(i+1)*hq*wq+(dy-p)*wq+(dx-p)))
+					}
 				}
 			}
 		}
@@ -278,13 +288,13 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel int
 	return withGradient([]*graph.Node{xp, weights},
 		func(in []*graph.Node) *graph.Node {
 			gr := xp.Graph()
-			idx = graph.Const(gr, tensors.FromFlatDataAndDimensions(starts, groups*k, 1))
-			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{n}, false)
+			idx = graph.Const(gr, tensors.FromFlatDataAndDimensions(starts, groups*k*runs, 1))
+			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{run}, false)
 			colsT = graph.Reshape(colsT, groups, k, n)
 			w2 = graph.Reshape(in[1], k, f)
 			wT := graph.BroadcastPrefix(graph.Transpose(w2, 0, 1), groups)
 			y := graph.DotGeneral(wT, []int{2}, []int{0}, colsT, []int{1}, []int{0})
-			return graph.Reshape(y, groups, f, bg, hq, wq)
+			return graph.Reshape(y, groups, f, bg, ho, wq)
 		},
 		func(_, v *graph.Node) []*graph.Node {
 			dy := graph.Reshape(v, groups, f, n)
@@ -292,7 +302,7 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel int
 			dw = graph.Reshape(dw, kernel, kernel, c, f)
 			dcolsT := graph.DotGeneral(graph.BroadcastPrefix(w2, groups), []int{2}, []int{0}, dy, []int{1}, []int{0})
 			zeros := graph.Zeros(xp.Graph(), shapes.Make(xp.DType(), xp.Shape().Size()))
-			dxp := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, groups*k, n), 1, []int{1}, nil, []int{0}, false, false)
+			dxp := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, groups*k*runs, run), 1, []int{1}, nil, []int{0}, false, false)
 			return []*graph.Node{graph.Reshape(dxp, d...), dw}
 		})
 }
