@@ -24,6 +24,7 @@
 //     differences, and the two formulations are tested to agree.
 //
 // On the Go backend a max-pool's gradient goes to every position of a window that
-// holds the maximum (ties are not broken, unlike PyTorch's and XLA's, which pick
-// one); with float data ties are rare.
+// holds the maximum: ties, which a uniform region of an image (a black background)
+// can produce, are not broken, where PyTorch and XLA give the gradient to one
+// position only.
 package nn

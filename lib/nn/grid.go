@@ -320,7 +320,7 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 // sums of G; y gets up(G) where y equals up(pooled), up being the 2x2 nearest
 // upsampling, done as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair
 // and column pair at once). Every position of a window holding the maximum gets the
-// gradient: ties, rare in float data, are not broken.
+// gradient: ties (a uniform region of an image) are not broken.
 func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	d := y.Shape().Dimensions
 	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
