@@ -106,7 +106,7 @@ func MaxPool2x2(x *Node) *Node {
 		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, h-h%2), graph.AxisRange(0, w-w%2), graph.AxisRange())
 		h, w = h-h%2, w-w%2
 	}
-	// Rows pairs (a middle axis), then column pairs: two reductions of contiguous
+	// Row pairs (a middle axis), then column pairs: two reductions of contiguous
 	// blocks, which the Go backend runs faster than one over both axes.
 	x = graph.ReduceMax(graph.Reshape(x, b*h/2, 2, w*c), 1)
 	x = graph.ReduceMax(graph.Reshape(x, b*h/2*w/2, 2, c), 1)
