@@ -1,22 +1,30 @@
 // Package nn holds the layers and models of the walkthrough: a 2-D convolution, a 2x2
-// max-pool, a fully connected layer and ReLU written so that they train fast on every
-// GoMLX backend (the pure-Go one included), and the article's CNN, Net, with a printed
-// summary.
+// max-pool, a fully connected layer and ReLU, and the article's CNN, Net, with a
+// printed summary.
 //
-// Images are channels-last: [batch, height, width, channels].
+// Images are channels-last: [batch, height, width, channels]. The layer functions
+// take and return such nodes, and create the same variables (names, shapes, meaning)
+// on every backend, so checkpoints move between backends.
 //
-// Conv2D is an im2col convolution: the k*k shifted views of the zero-padded input are
-// concatenated on the channel axis (with a column of ones for the bias) and multiplied
-// by the kernel with one matrix product. MaxPool2x2 is a reshape plus a reduce-max;
-// applied to a ReLU's output it runs as ReLU after the pool, which gives the same
-// values with a quarter of the ReLU work.
+// Each backend gets the formulation it runs fastest, chosen from the graph's backend:
 //
-// Conv2D, Linear and MaxPool2x2-of-ReLU give GoMLX's automatic differentiation
-// hand-written gradients (fused.go), built from the graph operations the pure-Go
-// backend runs fastest: no identity transposes, no slicing of the im2col gradient,
-// compare-and-select instead of sign arithmetic for the max masks. On that backend
-// they make the article's training step about twice as fast as the same layers
-// differentiated by GoMLX (which has neither a fast convolution nor a max-pool
-// gradient of its own there). The gradients are tested against float64 central
-// differences. The layers are plain GoMLX graph code, so the XLA backends run them too.
+//   - On the XLA backends (CPU, CUDA), Conv2D and MaxPool2x2 are GoMLX's Convolve and
+//     MaxPool, which XLA compiles to its own convolution kernels (cuDNN on CUDA), and
+//     GoMLX differentiates everything (xla.go).
+//   - On the pure-Go backend, whose convolution and pooling are plain loops, the
+//     layers work on channels-first grids (grid.go): each image on a grid with zero
+//     rows and columns that double as the next image's padding, so the transposed
+//     im2col matrix is one gather of contiguous runs and the convolution one matrix
+//     product (batched over four groups of images, which the backend splits between
+//     its workers without repacking), with no transpose of anything large in the
+//     gradients either. A max-pool after ReLU after Conv2D, as in Net, pools the
+//     convolution's grid and applies the bias and the ReLU after the pool (the same
+//     values, a quarter of the work). Conv2D, MaxPool2x2 and Linear have hand-written
+//     gradients there (withGradient in fused.go), tested against float64 central
+//     differences, and the two formulations are tested to agree.
+//
+// On the Go backend a max-pool's gradient goes to every position of a window that
+// holds the maximum: ties, which a uniform region of an image (a black background)
+// can produce, are not broken, where PyTorch and XLA give the gradient to one
+// position only.
 package nn

@@ -52,9 +52,9 @@ func Patches(x *Node, kernel int) *Node {
 // It creates, in a "conv" sub-scope, "weights" shaped [kernel, kernel, channels, filters]
 // and "biases" shaped [filters], initialised as PyTorch does.
 //
-// It runs as one matrix product over the im2col matrix (see Patches), with a
-// hand-written gradient that the pure-Go backend runs about twice as fast as GoMLX's
-// generic one (see fused.go); GoMLX's own Convolve is far slower there.
+// On the pure-Go backend it runs as one gather and one matrix product on a
+// channels-first grid, with hand-written gradients (grid.go); on the XLA backends it
+// is GoMLX's Convolve (xla.go).
 func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 	if x.Rank() != 4 {
 		panic(fmt.Errorf("nn.Conv2D: input must be [batch, height, width, channels], got %s", x.Shape()))
@@ -69,30 +69,48 @@ func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 	scope = torchUniform(scope, kernel*kernel*c)
 	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), kernel, kernel, c, filters))
 	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), filters))
-	return record(conv2DFused(x, wVar.NodeValue(g), bVar.NodeValue(g), kernel), "conv2d", outer)
+	weights, biases := wVar.NodeValue(g), bVar.NodeValue(g)
+	var y *Node
+	if formulationOf(g) == gridForm {
+		y = conv2DGrid(x, weights, biases, kernel)
+	} else {
+		y = conv2DXLA(x, weights, biases)
+	}
+	return record(y, "conv2d", outer)
 }
 
 // MaxPool2x2 is a 2x2 max-pool with stride 2 (PyTorch's MaxPool2d(2, 2)) on
 // [batch, height, width, channels]. Odd heights or widths drop their last row or
 // column, as PyTorch's floor mode does.
 //
-// Applied to the output of ReLU, as in the article's model, it computes the equal
-// ReLU(MaxPool2x2(y)) instead, with a hand-written gradient: the ReLU then runs on a
-// quarter of the values.
+// On the pure-Go backend, applied to ReLU(Conv2D(...)) as in the article's model, it
+// pools the convolution's grid and applies the bias and the ReLU after the pool (the
+// same values, a quarter of the work), with a hand-written gradient (grid.go);
+// elsewhere it is a reshape and a max over each window. On the XLA backends it is
+// GoMLX's MaxPool.
 func MaxPool2x2(x *Node) *Node {
+	if x.Rank() != 4 {
+		panic(fmt.Errorf("nn.MaxPool2x2: input must be [batch, height, width, channels], got %s", x.Shape()))
+	}
+	if formulationOf(x.Graph()) == xlaForm {
+		return record(maxPool2x2XLA(x), "maxpool2x2")
+	}
+	if in := reluInput(x); in != nil {
+		if gr := gridOf(in); gr != nil && gr.bias != nil {
+			return record(poolReLUGrid(gr), "maxpool2x2")
+		}
+	}
 	d := x.Shape().Dimensions
 	b, h, w, c := d[0], d[1], d[2], d[3]
-	if in := reluInput(x); in != nil && h%2 == 0 && w%2 == 0 {
-		// MaxPool2x2(ReLU(y)) == ReLU(MaxPool2x2(y)): run the fused form on y; the
-		// full-size ReLU node is then unused and the backend skips it.
-		return record(poolReLUFused(in), "maxpool2x2")
-	}
 	if h%2 != 0 || w%2 != 0 {
 		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, h-h%2), graph.AxisRange(0, w-w%2), graph.AxisRange())
 		h, w = h-h%2, w-w%2
 	}
-	x = graph.Reshape(x, b, h/2, 2, w/2, 2, c)
-	return record(graph.ReduceMax(x, 2, 4), "maxpool2x2")
+	// Row pairs (a middle axis), then column pairs: two reductions of contiguous
+	// blocks, which the Go backend runs faster than one over both axes.
+	x = graph.ReduceMax(graph.Reshape(x, b*h/2, 2, w*c), 1)
+	x = graph.ReduceMax(graph.Reshape(x, b*h/2*w/2, 2, c), 1)
+	return record(graph.Reshape(x, b, h/2, w/2, c), "maxpool2x2")
 }
 
 // Linear is a fully connected layer with bias (PyTorch's nn.Linear), initialised as
@@ -109,7 +127,11 @@ func Linear(scope *Scope, x *Node, outputs int) *Node {
 	scope = torchUniform(scope, in)
 	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, outputs))
 	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), outputs))
-	return record(linearFused(x, wVar.NodeValue(g), bVar.NodeValue(g)), "linear", outer)
+	weights, biases := wVar.NodeValue(g), bVar.NodeValue(g)
+	if formulationOf(g) == xlaForm {
+		return record(linearXLA(x, weights, biases), "linear", outer)
+	}
+	return record(linearFused(x, weights, biases), "linear", outer)
 }
 
 // Flatten reshapes [batch, ...] to [batch, product of the rest].

@@ -5,6 +5,7 @@ import (
 	"github.com/gopherdl/gopherdl/lib/data"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 // randNormal returns a tensor of the given dimensions filled with standard normal
@@ -47,8 +49,8 @@ func assertClose(t *testing.T, what string, got, want *tensors.Tensor, tol float
 	}
 }
 
-// TestConvMatchesGoMLX checks the im2col product (Patches) and the fused Conv2D
-// computation against GoMLX's own Convolve (plus the bias).
+// TestConvMatchesGoMLX checks the im2col product (Patches) and the grid convolution
+// against GoMLX's own Convolve (plus the bias).
 func TestConvMatchesGoMLX(t *testing.T) {
 	backend := gobackend.GetBackend()
 	r := rand.New(rand.NewPCG(1, 2))
@@ -57,12 +59,12 @@ func TestConvMatchesGoMLX(t *testing.T) {
 		cols := graph.Reshape(Patches(x, 3), d[0]*d[1]*d[2], 27)
 		patches := graph.Reshape(graph.MatMul(cols, graph.Reshape(k, 27, 4)), d[0], d[1], d[2], 4)
 		ref := graph.Convolve(x, k).PadSame().Done()
-		fused := graph.Sub(conv2DFused(x, k, bias, 3), graph.Reshape(bias, 1, 1, 1, 4))
-		return patches, fused, ref
+		onGrid := graph.Sub(conv2DGrid(x, k, bias, 3), graph.Reshape(bias, 1, 1, 1, 4))
+		return patches, onGrid, ref
 	})
 	out := exec.MustExec(randTensor(r, 2, 7, 6, 3), randTensor(r, 3, 3, 3, 4), randTensor(r, 4))
 	assertClose(t, "Patches·kernel vs Convolve", out[0], out[2], 1e-4)
-	assertClose(t, "fused Conv2D - bias vs Convolve", out[1], out[2], 1e-4)
+	assertClose(t, "grid Conv2D - bias vs Convolve", out[1], out[2], 1e-4)
 }
 
 // TestGradientsMatchNumerical checks the gradients of Patches (padding, slices,
@@ -143,54 +145,76 @@ func checkGradients(t *testing.T, name string, f func(xs []*graph.Node) *graph.N
 	}
 }
 
-// TestConv2DGradientsMatchNumerical checks the fused convolution's hand-written
-// gradients with respect to the input, the weights and the biases.
+// TestConv2DGradientsMatchNumerical checks the grid convolution's hand-written
+// gradients (with the conversions to and from the grid) with respect to the input,
+// the weights and the biases.
 func TestConv2DGradientsMatchNumerical(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	// Both weight-gradient paths: f <= k*k*c+1 (dY transposed) and f > k*k*c+1 (the
-	// channels-first im2col, reshaped for one channel, transposed for more).
-	for _, tc := range []struct{ kernel, c, f int }{{3, 3, 4}, {1, 3, 4}, {3, 1, 12}, {3, 2, 20}} {
-		const b, h, w = 2, 4, 5
-		proj := randFloat64(r, b, h, w, tc.f)
+	for _, tc := range []struct{ kernel, c, f, h, w int }{{3, 3, 4, 4, 5}, {1, 3, 4, 4, 5}, {3, 1, 12, 5, 4}, {3, 2, 20, 3, 3}, {5, 2, 3, 6, 7}} {
+		const b = 2
+		proj := randFloat64(r, b, tc.h, tc.w, tc.f)
 		fn := func(in []*graph.Node) *graph.Node {
-			y := conv2DFused(in[0], in[1], in[2], tc.kernel)
+			y := conv2DGrid(in[0], in[1], in[2], tc.kernel)
 			return graph.ReduceAllSum(graph.Mul(y, graph.Const(in[0].Graph(), proj)))
 		}
-		checkGradients(t, fmt.Sprintf("conv %dx%d, %d -> %d channels", tc.kernel, tc.kernel, tc.c, tc.f), fn,
-			randFloat64(r, b, h, w, tc.c), randFloat64(r, tc.kernel, tc.kernel, tc.c, tc.f), randFloat64(r, tc.f))
+		checkGradients(t, fmt.Sprintf("conv %dx%d, %d -> %d channels, %dx%d", tc.kernel, tc.kernel, tc.c, tc.f, tc.h, tc.w), fn,
+			randFloat64(r, b, tc.h, tc.w, tc.c), randFloat64(r, tc.kernel, tc.kernel, tc.c, tc.f), randFloat64(r, tc.f))
 	}
 }
 
-// TestPoolOfReLU checks that MaxPool2x2(ReLU(x)), which runs fused, has the values of
-// the plain composition and gradients that match finite differences.
+// TestGridChainGradientsMatchNumerical checks the gradients through the grid
+// formulation's chain, as in the article's model: conv, ReLU, pool (on the
+// convolution's grid), conv on the pooled grid, ReLU, pool, back to images. Odd
+// sizes exercise the floor mode and the re-padding of odd grids.
+func TestGridChainGradientsMatchNumerical(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ h, w int }{{4, 6}, {7, 5}, {6, 10}} {
+		const b, c, f1, f2 = 2, 2, 3, 2
+		proj := randFloat64(r, b, tc.h/4, tc.w/4, f2)
+		fn := func(in []*graph.Node) *graph.Node {
+			x := MaxPool2x2(ReLU(conv2DGrid(in[0], in[1], in[2], 3)))
+			if gridOf(x) == nil {
+				panic("the pool of a convolution's ReLU has no grid")
+			}
+			x = MaxPool2x2(ReLU(conv2DGrid(x, in[3], in[4], 3)))
+			return graph.ReduceAllSum(graph.Mul(x, graph.Const(in[0].Graph(), proj)))
+		}
+		// Biases away from zero, so few ReLU inputs sit at the kink.
+		b1, b2 := randFloat64(r, f1), randFloat64(r, f2)
+		checkGradients(t, fmt.Sprintf("conv-relu-pool x2 on %dx%d", tc.h, tc.w), fn,
+			randFloat64(r, b, tc.h, tc.w, c), randFloat64(r, 3, 3, c, f1), b1, randFloat64(r, 3, 3, f1, f2), b2)
+	}
+}
+
+// TestPoolOfReLU checks that MaxPool2x2(ReLU(Conv2D(...))), which the grid
+// formulation runs fused, has the values of the plain composition and gradients that
+// match finite differences.
 func TestPoolOfReLU(t *testing.T) {
 	backend := gobackend.GetBackend()
 	r := rand.New(rand.NewPCG(9, 10))
-	// Shifted down so that about a third of the windows have a negative maximum,
-	// where ReLU zeroes the gradient.
-	x := randFloat64(r, 2, 4, 6, 3)
-	x.MutableFlatData(func(flat any) {
-		for i, v := range flat.([]float64) {
-			flat.([]float64)[i] = v - 0.8
-		}
-	})
-	exec := graph.MustNewExec(backend, func(x *graph.Node) (*graph.Node, *graph.Node) {
-		fused := MaxPool2x2(ReLU(x))
+	x, k := randFloat64(r, 2, 4, 6, 3), randFloat64(r, 1, 1, 3, 3)
+	// Biases shifted down so that about a third of the windows have a negative
+	// maximum, where ReLU zeroes the gradient.
+	bias := tensors.FromFlatDataAndDimensions([]float64{-0.8, -0.5, -1}, 3)
+	exec := graph.MustNewExec(backend, func(x, k, bias *graph.Node) (*graph.Node, *graph.Node) {
+		fused := MaxPool2x2(ReLU(conv2DGrid(x, k, bias, 1)))
 		d := x.Shape().Dimensions
-		plain := graph.ReduceMax(graph.Reshape(activation.Relu(x), d[0], d[1]/2, 2, d[2]/2, 2, d[3]), 2, 4)
+		y := activation.Relu(conv2DXLA(x, k, bias))
+		plain := graph.ReduceMax(graph.Reshape(y, d[0], d[1]/2, 2, d[2]/2, 2, 3), 2, 4)
 		return fused, plain
 	})
-	out := exec.MustExec(x)
+	out := exec.MustExec(x, k, bias)
 	a, b := tensors.MustCopyFlatData[float64](out[0]), tensors.MustCopyFlatData[float64](out[1])
 	for i := range a {
-		if a[i] != b[i] {
+		if math.Abs(a[i]-b[i]) > 1e-12 {
 			t.Fatalf("element %d: fused %g, plain %g", i, a[i], b[i])
 		}
 	}
 	proj := randFloat64(r, 2, 2, 3, 3)
 	checkGradients(t, "pool of relu", func(in []*graph.Node) *graph.Node {
-		return graph.ReduceAllSum(graph.Mul(MaxPool2x2(ReLU(in[0])), graph.Const(in[0].Graph(), proj)))
-	}, x)
+		y := MaxPool2x2(ReLU(conv2DGrid(in[0], in[1], in[2], 1)))
+		return graph.ReduceAllSum(graph.Mul(y, graph.Const(in[0].Graph(), proj)))
+	}, x, k, bias)
 }
 
 // TestLinearGradientsMatchNumerical checks Linear's hand-written gradients.
@@ -201,4 +225,66 @@ func TestLinearGradientsMatchNumerical(t *testing.T) {
 		y := linearFused(in[0], in[1], in[2])
 		return graph.ReduceAllSum(graph.Mul(y, graph.Const(in[0].Graph(), proj)))
 	}, randFloat64(r, 3, 5), randFloat64(r, 5, 4), randFloat64(r, 4))
+}
+
+// TestFormulationsAgree runs the article's CNN with both formulations on the pure-Go
+// backend, the grid one (the Go backend's) and the XLA one (GoMLX's Convolve and
+// MaxPool, differentiated by GoMLX), on the same weights, and checks that the logits
+// and the gradients of a loss with respect to every weight agree, in float64.
+func TestFormulationsAgree(t *testing.T) {
+	backend := gobackend.GetBackend()
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, s := range []struct{ b, c, h, w int }{{2, 3, 12, 10}, {2, 1, 28, 28}, {3, 2, 7, 9}} {
+		store := model.NewStore()
+		images := randFloat64(r, s.b, s.h, s.w, s.c)
+		proj := randFloat64(r, s.b, 10)
+		run := func(f formulation) (names []string, out []*tensors.Tensor) {
+			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+				g := x.Graph()
+				useFormulation(g, f)
+				store.SetTraining(g, true) // weights as parameters, not constants
+				logits := Net(10)(scope, x)
+				loss := graph.ReduceAllSum(graph.Mul(logits, graph.Const(g, proj)))
+				var vars []*model.Variable
+				for v := range scope.IterVariables() {
+					if v.Trainable {
+						vars = append(vars, v)
+					}
+				}
+				sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+				nodes := make([]*graph.Node, len(vars))
+				names = names[:0]
+				for i, v := range vars {
+					nodes[i] = v.NodeValue(g)
+					names = append(names, v.Path())
+				}
+				return append([]*graph.Node{logits}, graph.Gradient(loss, nodes...)...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err = exec.Call(images)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return names, out
+		}
+		namesGrid, grid := run(gridForm)
+		namesXLA, xla := run(xlaForm)
+		if len(grid) != len(xla) || len(namesGrid) != 8 || strings.Join(namesGrid, ",") != strings.Join(namesXLA, ",") {
+			t.Fatalf("%v: outputs %d and %d, variables %v and %v", s, len(grid), len(xla), namesGrid, namesXLA)
+		}
+		for i := range grid {
+			what := "logits"
+			if i > 0 {
+				what = "gradient of " + namesGrid[i-1]
+			}
+			a, b := tensors.MustCopyFlatData[float64](grid[i]), tensors.MustCopyFlatData[float64](xla[i])
+			for j := range a {
+				if math.Abs(a[j]-b[j]) > 1e-9*(1+math.Abs(b[j])) {
+					t.Fatalf("%dx%dx%dx%d, %s, element %d: grid %g, xla %g", s.b, s.c, s.h, s.w, what, j, a[j], b[j])
+				}
+			}
+		}
+	}
 }

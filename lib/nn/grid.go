@@ -1,0 +1,367 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// This file is the formulation of the convolution and pooling layers for GoMLX's
+// pure-Go backend. That backend runs matrix products (AVX-512/AVX2), gathers,
+// scatter-adds, pads and element-wise ops fast, but copies slices element by element,
+// transposes large power-of-two shaped matrices slowly and has only plain-loop
+// convolution and pooling. So the layers run on "grids":
+//
+//   - An activation [b, h, w, c] is held channels first, its batch split into groups
+//     of images: [groups, c, b/groups, hq, wq], each image on an hq x wq grid,
+//     hq >= h+k/2 and wq >= w+k/2, both even, the rows and columns beyond h and w
+//     zero. In the flattened images those zero rows and columns are also the padding
+//     of the next image's top rows and the next row's left column, so with one zero
+//     image before the first and after the last of each group, every k x k
+//     neighbourhood of a grid position is the grid position plus a fixed offset.
+//   - A convolution's im2col matrix, transposed ([groups, k*k*c, b/groups*hq*wq]), is
+//     then one Gather of contiguous runs; its product with the kernel, batched over
+//     the groups, gives the output channels first on the same grid (positions outside
+//     h x w hold partial sums that are ignored). The gradients need no transpose of
+//     anything large: the weights' is dY·colsᵀ with both contracted axes last, the
+//     input's is W·dY scattered back by one ScatterSum of the same runs.
+//   - Max-pooling of a grid is two reductions over adjacent pairs (rows, then
+//     columns); the bias and the ReLU are applied after the pool (max commutes with
+//     both), then a mask zeroes the positions outside h/2 x w/2, which makes the
+//     result the next convolution's input grid. The gradient upsamples the pooled
+//     values and their gradients with one small matrix product each and routes each
+//     gradient to the window positions holding the maximum.
+//
+// Conv2D and MaxPool2x2 still return ordinary [b, h, w, c] nodes (converted from the
+// grid, with a transpose); they record their grid in the graph, and the next layer
+// uses the grid instead: a conversion nobody uses is never computed.
+
+// grid is the Go formulation's form of a [b, h, w, c] activation.
+type grid struct {
+	data *graph.Node // [groups, c, b/groups, hq, wq]
+	h, w int         // the valid rows and columns of each image
+	// bias [c], when not nil, is still to be added to data, which is then a
+	// convolution's raw output: its positions outside h x w hold values to ignore.
+	// When nil, those positions hold zeros.
+	bias *graph.Node
+}
+
+// gridGroups is how many groups of images the Go formulation splits a batch into
+// (when the batch size allows it): every matrix product is then batched, one batch
+// item per group. The backend splits a batched product between its workers by batch
+// item when there are at least twice as many items as workers (4 suits 2 cores);
+// an unbatched product with a small output, like a weight gradient, it splits by
+// output rows, each worker packing the whole other operand again.
+var gridGroups = 4
+
+// groupsFor returns how many groups a batch of b images is split into.
+func groupsFor(b int) int {
+	for g := gridGroups; g > 1; g-- {
+		if b%g == 0 {
+			return g
+		}
+	}
+	return 1
+}
+
+// gridsKey keys the graph state mapping [b, h, w, c] nodes to their grids.
+type gridsKey struct{}
+
+func setGrid(x *graph.Node, gr *grid) {
+	g := x.Graph()
+	m, _ := g.State(gridsKey{}).(map[*graph.Node]*grid)
+	if m == nil {
+		m = map[*graph.Node]*grid{}
+		g.AttachState(gridsKey{}, m)
+	}
+	m[x] = gr
+}
+
+// gridOf returns the grid recorded for x, or nil.
+func gridOf(x *graph.Node) *grid {
+	m, _ := x.Graph().State(gridsKey{}).(map[*graph.Node]*grid)
+	return m[x]
+}
+
+// evenAtLeast returns the smallest even number >= n.
+func evenAtLeast(n int) int { return n + n%2 }
+
+// conv2DGrid is Conv2D on the Go formulation: x [b, h, w, c], weights [k, k, c, f],
+// biases [f] -> [b, h, w, f], stride 1, same zero padding.
+func conv2DGrid(x, weights, biases *graph.Node, kernel int) *graph.Node {
+	d := x.Shape().Dimensions
+	h, w := d[1], d[2]
+	f := biases.Shape().Dimensions[0]
+	p := kernel / 2
+	var raw *graph.Node
+	if gr := gridOf(x); gr != nil && gr.bias == nil {
+		gd := gr.data.Shape().Dimensions
+		xp := padGrid(gr.data, evenAtLeast(max(gd[3], h+p)), evenAtLeast(max(gd[4], w+p)))
+		raw = convGrid(xp, false, weights, kernel, evenAtLeast(h))
+	} else {
+		xp := gridFromImages(x, groupsFor(d[0]), evenAtLeast(h+p), evenAtLeast(w+p))
+		raw = convGrid(xp, true, weights, kernel, evenAtLeast(h))
+	}
+	out := graph.Add(gridToImages(raw, h, w), graph.Reshape(biases, 1, 1, 1, f))
+	setGrid(out, &grid{data: raw, h: h, w: w, bias: biases})
+	return out
+}
+
+// poolReLUGrid is MaxPool2x2(ReLU(y)) on the Go formulation, for y a Conv2D output
+// with grid gr; it returns the pooled [b, h/2, w/2, f] node, with its grid recorded.
+func poolReLUGrid(gr *grid) *graph.Node {
+	z := poolReLU(gr.data, gr.bias, gr.h, gr.w)
+	out := gridToImages(z, gr.h/2, gr.w/2)
+	setGrid(out, &grid{data: z, h: gr.h / 2, w: gr.w / 2})
+	return out
+}
+
+// gridFromImages returns x [b, h, w, c] as a grid padded for a convolution, channels
+// first: [c, groups, b/groups+2, hq, wq], with a zero image before and after each
+// group's images.
+func gridFromImages(x *graph.Node, groups, hq, wq int) *graph.Node {
+	d := x.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	pads := []compute.PadAxis{{}, {}, {Start: 1, End: 1}, {End: hq - h}, {End: wq - w}}
+	return withGradient([]*graph.Node{x},
+		func(in []*graph.Node) *graph.Node {
+			t := graph.Reshape(channelsFirst(in[0]), c, groups, b/groups, h, w)
+			return graph.Pad(t, zeroOf(x), pads...)
+		},
+		func(_, v *graph.Node) []*graph.Node {
+			t := graph.Reshape(graph.Pad(v, zeroOf(v), negated(pads)...), c, b, h, w)
+			return []*graph.Node{channelsLast(t)}
+		})
+}
+
+// padGrid adds a zero image before and after each group of the grid data
+// [groups, c, bg, hq0, wq0] and zero rows and columns up to hq x wq:
+// [groups, c, bg+2, hq, wq], a convolution's input.
+func padGrid(data *graph.Node, hq, wq int) *graph.Node {
+	d := data.Shape().Dimensions
+	pads := []compute.PadAxis{{}, {}, {Start: 1, End: 1}, {End: hq - d[3]}, {End: wq - d[4]}}
+	return withGradient([]*graph.Node{data},
+		func(in []*graph.Node) *graph.Node { return graph.Pad(in[0], zeroOf(data), pads...) },
+		func(_, v *graph.Node) []*graph.Node { return []*graph.Node{graph.Pad(v, zeroOf(v), negated(pads)...)} })
+}
+
+// gridToImages returns the [b, h, w, c] images of the grid data
+// [groups, c, bg, hq, wq].
+func gridToImages(data *graph.Node, h, w int) *graph.Node {
+	d := data.Shape().Dimensions
+	groups, c, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
+	b := groups * bg
+	pads := []compute.PadAxis{{}, {End: hq - h}, {End: wq - w}, {}}
+	return withGradient([]*graph.Node{data},
+		func(in []*graph.Node) *graph.Node {
+			t := in[0]
+			if groups > 1 {
+				t = graph.Transpose(graph.Reshape(t, groups, c, bg*hq*wq), 0, 1)
+			}
+			x := channelsLast(graph.Reshape(t, c, b, hq, wq))
+			if hq != h || wq != w {
+				// The crop is a Gather of the b*h rows' first w*c values: GoMLX cannot
+				// differentiate a Pad with negative paddings (see withGradient).
+				starts := make([]int32, 0, b*h)
+				for i := range b {
+					for y := range h {
+						starts = append(starts, int32((i*hq+y)*wq*c))
+					}
+				}
+				idx := graph.Const(x.Graph(), tensors.FromFlatDataAndDimensions(starts, b*h, 1))
+				x = graph.BackendGather(graph.Reshape(x, -1), idx, 1, []int{1}, nil, []int{0}, []int{w * c}, true)
+				x = graph.Reshape(x, b, h, w, c)
+			}
+			return x
+		},
+		func(_, v *graph.Node) []*graph.Node {
+			t := channelsFirst(graph.Pad(v, zeroOf(v), pads...))
+			if groups > 1 {
+				t = graph.Transpose(graph.Reshape(t, c, groups, bg*hq*wq), 0, 1)
+			}
+			return []*graph.Node{graph.Reshape(t, groups, c, bg, hq, wq)}
+		})
+}
+
+// channelsFirst transposes [b, h, w, c] to [c, b, h, w], as one 2-D transpose.
+func channelsFirst(x *graph.Node) *graph.Node {
+	d := x.Shape().Dimensions
+	b, h, w, c := d[0], d[1], d[2], d[3]
+	if c == 1 {
+		return graph.Reshape(x, 1, b, h, w)
+	}
+	return graph.Reshape(graph.Transpose(graph.Reshape(x, b*h*w, c), 0, 1), c, b, h, w)
+}
+
+// channelsLast transposes [c, b, h, w] to [b, h, w, c], as one 2-D transpose.
+func channelsLast(x *graph.Node) *graph.Node {
+	d := x.Shape().Dimensions
+	c, b, h, w := d[0], d[1], d[2], d[3]
+	if c == 1 {
+		return graph.Reshape(x, b, h, w, 1)
+	}
+	return graph.Reshape(graph.Transpose(graph.Reshape(x, c, b*h*w), 0, 1), b, h, w, c)
+}
+
+// negated returns the paddings that undo pads (a crop).
+func negated(pads []compute.PadAxis) []compute.PadAxis {
+	out := make([]compute.PadAxis, len(pads))
+	for i, p := range pads {
+		out[i] = compute.PadAxis{Start: -p.Start, End: -p.End}
+	}
+	return out
+}
+
+func zeroOf(x *graph.Node) *graph.Node { return graph.ScalarZero(x.Graph(), x.DType()) }
+
+// constOf returns a constant of x's dtype (float32 or float64) with the given values.
+func constOf(x *graph.Node, values []float64, dims ...int) *graph.Node {
+	var t *tensors.Tensor
+	switch x.DType() {
+	case dtypes.Float32:
+		v := make([]float32, len(values))
+		for i, f := range values {
+			v[i] = float32(f)
+		}
+		t = tensors.FromFlatDataAndDimensions(v, dims...)
+	case dtypes.Float64:
+		t = tensors.FromFlatDataAndDimensions(values, dims...)
+	default:
+		panic(fmt.Errorf("nn: the layers take float32 or float64, got %s", x.DType()))
+	}
+	return graph.Const(x.Graph(), t)
+}
+
+// convGrid is the convolution of the padded grid xp with weights [k, k, c, f]:
+// [groups, f, bg, ho, wq], without bias, the output grid keeping each image's first
+// ho rows of the input grid (ho even, at least the image's height: the rows below
+// only hold partial sums), valid at the positions inside each image. xp is
+// [groups, c, bg+2, hq, wq] (padGrid), or [c, groups, bg+2, hq, wq] when
+// channelMajor (gridFromImages).
+//
+// Forward: colsT [groups, k*k*c, bg*ho*wq], row (dy, dx, channel) of a group being
+// the input channel's grid shifted by the offset, is one Gather of contiguous runs
+// (one per image, or one per group when ho = hq); the output is Wᵀ·colsT, batched
+// over the groups. Gradient, with dY [groups, f, bg*ho*wq]:
+//   - weights: colsT·dYᵀ, batched, contracting the last axes of both, summed over the
+//     groups;
+//   - input: W·dY [groups, k*k*c, bg*ho*wq], each run added back at its offset by one
+//     ScatterSum (the Gather's adjoint). Positions outside the images collect values
+//     too; the layers that made xp drop them (the pads' gradients crop them, the
+//     pooling's masks them).
+func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho int) *graph.Node {
+	d := xp.Shape().Dimensions
+	groups, c := d[0], d[1]
+	if channelMajor {
+		groups, c = c, groups
+	}
+	bg, hq, wq := d[2]-2, d[3], d[4]
+	f := weights.Shape().Dimensions[3]
+	k, n, lb, p := kernel*kernel*c, bg*ho*wq, d[2]*hq*wq, kernel/2
+	// One run per image of its first ho rows when that leaves out zero rows, else
+	// one run for all the group's images.
+	runs, run := bg, ho*wq
+	if ho == hq {
+		runs, run = 1, n
+	}
+	starts := make([]int32, 0, groups*k*runs)
+	for g := range groups {
+		for dy := range kernel {
+			for dx := range kernel {
+				for ch := range c {
+					block := g*c + ch
+					if channelMajor {
+						block = ch*groups + g
+					}
+					for i := range runs {
+						starts = append(starts, int32(block*lb+(i+1)*hq*wq+(dy-p)*wq+(dx-p)))
+					}
+				}
+			}
+		}
+	}
+	var colsT, w2, idx *graph.Node
+	return withGradient([]*graph.Node{xp, weights},
+		func(in []*graph.Node) *graph.Node {
+			gr := xp.Graph()
+			idx = graph.Const(gr, tensors.FromFlatDataAndDimensions(starts, groups*k*runs, 1))
+			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{run}, false)
+			colsT = graph.Reshape(colsT, groups, k, n)
+			w2 = graph.Reshape(in[1], k, f)
+			wT := graph.BroadcastPrefix(graph.Transpose(w2, 0, 1), groups)
+			y := graph.DotGeneral(wT, []int{2}, []int{0}, colsT, []int{1}, []int{0})
+			return graph.Reshape(y, groups, f, bg, ho, wq)
+		},
+		func(_, v *graph.Node) []*graph.Node {
+			dy := graph.Reshape(v, groups, f, n)
+			dw := graph.ReduceSum(graph.DotGeneral(colsT, []int{2}, []int{0}, dy, []int{2}, []int{0}), 0)
+			dw = graph.Reshape(dw, kernel, kernel, c, f)
+			dcolsT := graph.DotGeneral(graph.BroadcastPrefix(w2, groups), []int{2}, []int{0}, dy, []int{1}, []int{0})
+			zeros := graph.Zeros(xp.Graph(), shapes.Make(xp.DType(), xp.Shape().Size()))
+			dxp := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, groups*k*runs, run), 1, []int{1}, nil, []int{0}, false, false)
+			return []*graph.Node{graph.Reshape(dxp, d...), dw}
+		})
+}
+
+// poolReLU is ReLU(MaxPool2x2(y) + bias) of a convolution's raw grid output y
+// [groups, f, bg, hq, wq] (hq, wq even) valid over h x w: [groups, f, bg, hq/2, wq/2],
+// zero outside the valid h/2 x w/2 (PyTorch's floor mode drops an odd last row or
+// column).
+// Adding the bias and applying the ReLU after the pool gives the values of the
+// article's order at a quarter of the work.
+//
+// Forward: a max over row pairs ([groups*f*bg*hq/2, 2, wq], the middle axis), then
+// over column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
+// G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
+// sums of G; y gets up(G) where y equals up(pooled), up being the 2x2 nearest
+// upsampling, done as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair
+// and column pair at once). Every position of a window holding the maximum gets the
+// gradient: ties (a uniform region of an image) are not broken.
+func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
+	d := y.Shape().Dimensions
+	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
+	hp, wp := hq/2, wq/2
+	mask := make([]float64, bg*hp*wp)
+	for i := range bg {
+		for r := range h / 2 {
+			for col := range w / 2 {
+				mask[(i*hp+r)*wp+col] = 1
+			}
+		}
+	}
+	up := make([]float64, wp*2*wq)
+	for j := range wp {
+		for t := range 2 {
+			up[j*2*wq+t*wq+2*j] = 1
+			up[j*2*wq+t*wq+2*j+1] = 1
+		}
+	}
+	// Every node that the gradient reuses keeps one shape: the Go backend copies a
+	// Reshape's input when another op still needs it.
+	var y3, pooled *graph.Node
+	return withGradient([]*graph.Node{y, bias},
+		func(in []*graph.Node) *graph.Node {
+			y3 = graph.Reshape(in[0], groups*f*bg*hp, 2, wq)
+			rows := graph.ReduceMax(y3, 1)
+			pooled = graph.ReduceMax(graph.Reshape(rows, groups*f, bg*hp, wp, 2), 3)
+			bb := graph.Reshape(graph.BroadcastPrefix(in[1], groups), groups*f, 1, 1)
+			z := graph.Max(graph.Add(pooled, bb), zeroOf(y))
+			z = graph.Mul(z, constOf(y, mask, 1, bg*hp, wp))
+			return graph.Reshape(z, groups, f, bg, hp, wp)
+		},
+		func(out, v *graph.Node) []*graph.Node {
+			zero := zeroOf(y)
+			gz := graph.Where(graph.GreaterThan(out, zero), v, zero)
+			db := graph.ReduceSum(graph.ReduceSum(gz, 2, 3, 4), 0)
+			u := constOf(y, up, wp, 2*wq)
+			upsample := func(t *graph.Node) *graph.Node {
+				return graph.Reshape(graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil), groups*f*bg*hp, 2, wq)
+			}
+			dy := graph.Where(graph.Equal(y3, upsample(pooled)), upsample(gz), zero)
+			return []*graph.Node{graph.Reshape(dy, d...), db}
+		})
+}

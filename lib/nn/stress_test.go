@@ -1,0 +1,133 @@
+package nn_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/nn"
+	"github.com/gopherdl/gopherdl/lib/train"
+)
+
+// TestTrainStepStress runs many training steps of the article's CNN on the pure-Go
+// backend under several worker-pool and executor settings, and fails (with every
+// goroutine's stack) if a step does not finish within a minute: the check for the
+// worker-pool deadlock that several concurrent matrix products caused in compute
+// v0.1.4. It takes minutes, so it only runs when GOPHERDL_STRESS_STEPS is set to the
+// number of steps per setting:
+//
+//	GOPHERDL_STRESS_STEPS=200 GOEXPERIMENT=simd go test ./lib/nn -run Stress -v -timeout 1h
+func TestTrainStepStress(t *testing.T) {
+	steps, _ := strconv.Atoi(os.Getenv("GOPHERDL_STRESS_STEPS"))
+	if steps <= 0 {
+		t.Skip("set GOPHERDL_STRESS_STEPS to run")
+	}
+	configs := []string{"go", "go:parallelism=1", "go:parallelism=2", "go:parallelism=8",
+		"go:parallelism=-1", "go:num_executors=1", "go:num_executors=32", "go:ops_parallel",
+		"go:parallelism=1,num_executors=16,ops_parallel"}
+	for _, cfg := range configs {
+		for _, s := range []struct{ c, h, w int }{{3, 32, 32}, {1, 28, 28}} {
+			t.Run(fmt.Sprintf("%s/%dx%dx%d", cfg, s.c, s.h, s.w), func(t *testing.T) {
+				b, err := train.NewBackend(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				const batch = 64
+				ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
+				c := train.DefaultConfig()
+				c.Quiet = true
+				m := train.New(b, nn.Net(10), c)
+				loader := data.NewLoader(ds, batch, true)
+				done := 0
+				for done < steps {
+					for bt, err := range loader.Batches() {
+						if err != nil {
+							t.Fatal(err)
+						}
+						if done == steps {
+							bt.Images.FinalizeAll()
+							bt.Labels.FinalizeAll()
+							break
+						}
+						finished := make(chan error, 1)
+						go func() {
+							_, err := m.Step(bt)
+							finished <- err
+						}()
+						select {
+						case err := <-finished:
+							if err != nil {
+								t.Fatal(err)
+							}
+						case <-time.After(time.Minute):
+							buf := make([]byte, 1<<22)
+							buf = buf[:runtime.Stack(buf, true)]
+							t.Fatalf("step %d did not finish in a minute (deadlock?); goroutines:\n%s", done+1, buf)
+						}
+						done++
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestConcurrentProductsStress runs, many times under several worker-pool settings,
+// a graph whose 24 independent matrix products all become ready at once (the
+// situation that deadlocked compute v0.1.4's worker pool), with the same watchdog.
+// It runs when GOPHERDL_STRESS_STEPS is set, as TestTrainStepStress.
+func TestConcurrentProductsStress(t *testing.T) {
+	steps, _ := strconv.Atoi(os.Getenv("GOPHERDL_STRESS_STEPS"))
+	if steps <= 0 {
+		t.Skip("set GOPHERDL_STRESS_STEPS to run")
+	}
+	for _, cfg := range []string{"go", "go:parallelism=1", "go:parallelism=2", "go:num_executors=1", "go:num_executors=32", "go:ops_parallel"} {
+		t.Run(cfg, func(t *testing.T) {
+			b, err := train.NewBackend(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exec := graph.MustNewExec(b.Compute, func(x *graph.Node) *graph.Node {
+				var sum *graph.Node
+				for i := range 24 {
+					p := graph.MatMul(x, graph.AddScalar(x, float64(i)))
+					if sum == nil {
+						sum = p
+					} else {
+						sum = graph.Add(sum, p)
+					}
+				}
+				return graph.ReduceAllSum(sum)
+			})
+			x := tensors.FromShape(shapes.Make(dtypes.Float32, 192, 192))
+			for i := range steps {
+				finished := make(chan error, 1)
+				go func() {
+					out, err := exec.Exec(x)
+					if err == nil {
+						out[0].FinalizeAll()
+					}
+					finished <- err
+				}()
+				select {
+				case err := <-finished:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-time.After(time.Minute):
+					buf := make([]byte, 1<<22)
+					buf = buf[:runtime.Stack(buf, true)]
+					t.Fatalf("run %d did not finish in a minute (deadlock?); goroutines:\n%s", i+1, buf)
+				}
+			}
+		})
+	}
+}
