@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/train"
@@ -17,7 +18,7 @@ import (
 func BenchmarkStep(b *testing.B) {
 	for _, s := range []struct{ c, h, w int }{{3, 32, 32}, {1, 28, 28}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", s.c, s.h, s.w), func(b *testing.B) {
-			backend, err := train.NewBackend("go")
+			goBackend, err := backend.New("go")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -25,7 +26,8 @@ func BenchmarkStep(b *testing.B) {
 			ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
 			cfg := train.DefaultConfig()
 			cfg.Quiet = true
-			m := train.New(backend, nn.Net(10), cfg)
+			m := train.New(nn.Net(10), cfg)
+			m.Backend = goBackend
 			loader := data.NewLoader(ds, batch, true)
 			step := func() {
 				for bt, err := range loader.Batches() {

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/train"
@@ -21,22 +22,20 @@ import (
 // backend under several worker-pool and executor settings, and fails (with every
 // goroutine's stack) if a step does not finish within a minute: the check for the
 // worker-pool deadlock that several concurrent matrix products caused in compute
-// v0.1.4. It takes minutes, so it only runs when GOPHERDL_STRESS_STEPS is set to the
-// number of steps per setting:
+// v0.1.4. By default it runs 2 steps per setting (a smoke test that every setting
+// trains); GOPHERDL_STRESS_STEPS sets more, for the real stress run, which takes
+// minutes:
 //
 //	GOPHERDL_STRESS_STEPS=200 GOEXPERIMENT=simd go test ./lib/nn -run Stress -v -timeout 1h
 func TestTrainStepStress(t *testing.T) {
-	steps, _ := strconv.Atoi(os.Getenv("GOPHERDL_STRESS_STEPS"))
-	if steps <= 0 {
-		t.Skip("set GOPHERDL_STRESS_STEPS to run")
-	}
+	steps := stressSteps(2)
 	configs := []string{"go", "go:parallelism=1", "go:parallelism=2", "go:parallelism=8",
 		"go:parallelism=-1", "go:num_executors=1", "go:num_executors=32", "go:ops_parallel",
 		"go:parallelism=1,num_executors=16,ops_parallel"}
 	for _, cfg := range configs {
 		for _, s := range []struct{ c, h, w int }{{3, 32, 32}, {1, 28, 28}} {
 			t.Run(fmt.Sprintf("%s/%dx%dx%d", cfg, s.c, s.h, s.w), func(t *testing.T) {
-				b, err := train.NewBackend(cfg)
+				b, err := backend.New(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -44,7 +43,8 @@ func TestTrainStepStress(t *testing.T) {
 				ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
 				c := train.DefaultConfig()
 				c.Quiet = true
-				m := train.New(b, nn.Net(10), c)
+				m := train.New(nn.Net(10), c)
+				m.Backend = b
 				loader := data.NewLoader(ds, batch, true)
 				done := 0
 				for done < steps {
@@ -83,15 +83,13 @@ func TestTrainStepStress(t *testing.T) {
 // TestConcurrentProductsStress runs, many times under several worker-pool settings,
 // a graph whose 24 independent matrix products all become ready at once (the
 // situation that deadlocked compute v0.1.4's worker pool), with the same watchdog.
-// It runs when GOPHERDL_STRESS_STEPS is set, as TestTrainStepStress.
+// GOPHERDL_STRESS_STEPS sets the runs per setting, as for TestTrainStepStress
+// (default 10).
 func TestConcurrentProductsStress(t *testing.T) {
-	steps, _ := strconv.Atoi(os.Getenv("GOPHERDL_STRESS_STEPS"))
-	if steps <= 0 {
-		t.Skip("set GOPHERDL_STRESS_STEPS to run")
-	}
+	steps := stressSteps(10)
 	for _, cfg := range []string{"go", "go:parallelism=1", "go:parallelism=2", "go:num_executors=1", "go:num_executors=32", "go:ops_parallel"} {
 		t.Run(cfg, func(t *testing.T) {
-			b, err := train.NewBackend(cfg)
+			b, err := backend.New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,4 +128,12 @@ func TestConcurrentProductsStress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stressSteps is $GOPHERDL_STRESS_STEPS, or def when it is not set.
+func stressSteps(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("GOPHERDL_STRESS_STEPS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
