@@ -428,7 +428,9 @@ func ImageGrid(title string, tiles []Tile, cols int) (*Figure, error) {
 					cv := plots[r][c].DataCanvas(canvases[r][c])
 					cv.SetColor(red)
 					cv.SetLineWidth(vg.Points(2))
-					cv.Stroke(cv.Rectangle.Path())
+					// Inset by half the line, so the frame of the last column is not cut.
+					in := vg.Points(1)
+					cv.Stroke(vg.Rectangle{Min: vg.Point{X: cv.Min.X + in, Y: cv.Min.Y + in}, Max: vg.Point{X: cv.Max.X - in, Y: cv.Max.Y - in}}.Path())
 				}
 			}
 		}
