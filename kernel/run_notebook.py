@@ -49,6 +49,9 @@ DRAWS = re.compile(r"\.(?:Must)?Display\(\)|\bplot\.LiveCurves\(|\bgonbui\.Displ
 QUICK_KNOB = re.compile(r"GOPHERDL_QUICK|QuickOr|QuickEnv|quick mode", re.IGNORECASE)
 QUICK_OUTPUT = "quick mode ($GOPHERDL_QUICK=1)"
 
+# A Go panic or stack trace in a cell that did not fail.
+PANIC = re.compile(r"^panic: .*|^goroutine \d+ \[\w+.*\]:|\bexit status [1-9]\d*", re.MULTILINE)
+
 # nb.Check's error box.
 NB_ERROR_BOX = '<b style="color:#c00">Error:</b>'
 
@@ -142,8 +145,9 @@ def check_notebook(nb, quick_run=False):
                     continue
                 if kind == "html" and NB_ERROR_BOX in _text(out.get("data", {}).get("text/html")):
                     problem("saved an error box: %s" % " ".join(text.split())[:300])
-                if kind == "stderr" and text.strip():
-                    problem("wrote to standard error: %s" % text.strip().splitlines()[0][:300])
+                t = PANIC.search(text)
+                if t:
+                    problem("shows a Go panic or stack trace: %r" % t.group(0))
                 lines += len(text.rstrip("\n").splitlines())
                 p = MACHINE_PATH.search(text)
                 if p:

@@ -141,8 +141,11 @@ class Checks(unittest.TestCase):
         nb["cells"][2]["outputs"] = [html('<div><b style="color:#c00">Error:</b> loading a model: no checkpoint</div>')]
         self.assertRejects(nb, 2, "error box")
         nb = clean()
-        nb["cells"][2]["outputs"] = [stderr("goroutine 1 [running]:\n")]
-        self.assertRejects(nb, 2, "standard error")
+        nb["cells"][2]["outputs"] = [stderr("recovered: panic: boom\ngoroutine 1 [running]:\nmain.main()\n")]
+        self.assertRejects(nb, 2, "panic or stack trace")
+        nb = clean()  # a library's note on standard error is no problem
+        nb["cells"][2]["outputs"] = [stderr("my-images/train: skipped 1 files that are not images, resized 0 images\n")]
+        self.assertEqual(self.problems(nb), [])
 
     def test_training_block_cut_short(self):
         nb = clean()
