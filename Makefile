@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 OUT ?= out
 
-.PHONY: demo test test-go fuzz test-notebooks test-image kernel notebook bench image help check-go
+.PHONY: demo test test-go fuzz check-notebooks test-notebooks test-image kernel notebook bench image help check-go
 
 help:
 	@echo "make demo      train the article's CNN on the embedded dataset (no download, no flags)"
@@ -51,8 +51,16 @@ kernel: check-go
 notebook: kernel
 	cd notebooks && if command -v jupyter-lab >/dev/null; then jupyter-lab; else jupyter-notebook; fi
 
+# The outputs saved in the notebooks (what a reader sees: figures kept, no machine
+# paths, readable numbers, short outputs, every cell run, no quick-run outputs), and
+# the tests of those checks. Needs no kernel.
+check-notebooks:
+	/usr/bin/python3 kernel/test_run_notebook.py
+	/usr/bin/python3 kernel/run_notebook.py --check notebooks/*.ipynb
+
+# Every notebook through the kernel in quick mode, with the same checks on the outputs.
 TEST_JUPYTER := $(abspath $(OUT))/test-jupyter
-test-notebooks: check-go
+test-notebooks: check-go check-notebooks
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) GOPHERDL_HOME=$(abspath $(OUT))/test-gopherdl kernel/install.sh
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/test_kernel.py
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/run_notebook.py --out $(OUT)/notebooks notebooks/*.ipynb

@@ -6,6 +6,7 @@
 - a cell that panics shows the panic, and the kernel runs the next cell;
 - an interrupted training cell stops at the next step, keeps its last checkpoint,
   and says so;
+- nb.Cache hands a value from one cell to the next;
 - timings: the first cell that imports lib, then a warm cell (printed; goals 5 s / 3 s).
 """
 import os
@@ -84,6 +85,15 @@ def main():
         status, out, warm = run_cell(kc, '%%\nfmt.Println("warm")')
         check(status == "ok" and "warm" in out, "a warm cell runs (%.1fs)" % warm)
         print("timing: first lib cell %.1fs (goal 5s), warm cell %.1fs (goal 3s)" % (first, warm))
+
+        # nb.Cache: a value computed in one cell is read back in the next (each cell is
+        # a new program).
+        cached = 'import (\n\t"time"\n\n\t"github.com/gopherdl/gopherdl/lib/nb"\n)\n\n%%\n' \
+                 'fmt.Println("cached:", nb.Cache("kernel-test", func() int64 { return time.Now().UnixNano() }))'
+        status1, out1, _ = run_cell(kc, cached)
+        status2, out2, _ = run_cell(kc, cached)
+        check(status1 == status2 == "ok" and "cached:" in out1 and out1 == out2,
+              "nb.Cache gives a later cell the value an earlier cell computed: %r, %r" % (out1.strip(), out2.strip()))
 
         status, out, _ = run_cell(kc, '%%\nvar xs []int\nfmt.Println(xs[3])')
         check(status == "error" and "index out of range" in out, "a panicking cell reports the panic")

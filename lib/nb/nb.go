@@ -1,6 +1,7 @@
 // Package nb holds the few helpers a notebook cell needs around the library: error
-// handling that reads well and shows the error well in Jupyter, and a context that
-// the notebook's stop button cancels.
+// handling that reads well and shows the error well in Jupyter, a context that the
+// notebook's stop button cancels, and Cache, which lets a later cell reuse a value an
+// earlier cell computed.
 //
 //	m := nb.Must(train.Load("checkpoints/03-training"))
 //	_, err := m.Fit(nb.Context(), trainDS, valDS)
@@ -91,6 +92,8 @@ func show(err error) {
 	}
 	b.WriteString(`</div>`)
 	gonbui.DisplayHTML(b.String())
+	// The cell exits right after: wait until GoNB has the box.
+	gonbui.Sync()
 }
 
 var (

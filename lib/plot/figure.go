@@ -120,6 +120,9 @@ func (f *Figure) send(id string) error {
 		Data:      map[protocol.MIMEType]any{protocol.MIMEImagePNG: b, protocol.MIMETextPlain: "figure"},
 		DisplayID: id,
 	})
+	// A cell often ends right after its figure: wait until GoNB has it, so the
+	// saved notebook keeps it.
+	gonbui.Sync()
 	return nil
 }
 

@@ -262,6 +262,7 @@ func ConfusionMatrix(r metrics.Report) (*Figure, error) {
 	hm.Min, hm.Max = 0, float64(max(maxCount, 1))
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Confusion matrix (accuracy %.1f%%)", 100*r.Accuracy)
+	p.Title.Padding = 4 * vg.Millimeter // clear of the first row's cells
 	p.X.Label.Text = "predicted class"
 	p.Y.Label.Text = "true class"
 	p.Add(hm)

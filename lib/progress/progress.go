@@ -37,6 +37,9 @@ type Bar struct {
 	tty      bool // rewrite one line in place; otherwise print a line every few seconds
 }
 
+// updateHTML draws a notebook block; tests replace it.
+var updateHTML = gonbui.UpdateHTML
+
 // Quiet, when true, makes new bars draw nothing (tests and benchmarks set it).
 var Quiet = false
 
@@ -99,6 +102,12 @@ func (b *Bar) Log(w io.Writer, line string) {
 	defer b.mu.Unlock()
 	if b.htmlID != "" {
 		b.lines = append(b.lines, line)
+		if b.done {
+			// A line logged after Done (an epoch's summary, after its bar finished):
+			// the block shows the lines, or the last one would never appear.
+			updateHTML(b.htmlID, b.html(false))
+			return
+		}
 		b.draw(true)
 		return
 	}
@@ -150,7 +159,7 @@ func (b *Bar) Done() {
 	b.draw(true)
 	b.done = true
 	if b.htmlID != "" && len(b.lines) > 0 {
-		gonbui.UpdateHTML(b.htmlID, b.html(false))
+		updateHTML(b.htmlID, b.html(false))
 	}
 	if b.htmlID == "" && b.tty {
 		fmt.Fprintln(b.out)
@@ -217,7 +226,7 @@ func (b *Bar) draw(force bool) {
 	}
 	b.lastDraw = time.Now()
 	if b.htmlID != "" {
-		gonbui.UpdateHTML(b.htmlID, b.html(true))
+		updateHTML(b.htmlID, b.html(true))
 		return
 	}
 	line := b.text()

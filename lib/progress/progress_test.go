@@ -2,10 +2,14 @@ package progress
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/janpfeifer/gonb/gonbui"
 )
 
 func TestBarShowsCountRateAndETA(t *testing.T) {
@@ -65,5 +69,19 @@ func TestLogLinesAndRestart(t *testing.T) {
 	}
 	if log.String() != "epoch 1: loss 0.5\n" {
 		t.Errorf("log %q", log.String())
+	}
+}
+
+func TestNotebookBlockShowsALineLoggedAfterDone(t *testing.T) {
+	var shown string
+	updateHTML = func(id, html string) { shown = html }
+	defer func() { updateHTML = gonbui.UpdateHTML }()
+	b := &Bar{title: "epoch 2/2", total: 10, unit: "images", out: io.Discard, start: time.Now(), htmlID: "block"}
+	b.Log(io.Discard, "epoch 1/2 loss 0.5")
+	b.Add(10)
+	b.Done()
+	b.Log(io.Discard, "epoch 2/2 loss 0.4") // Fit logs the last epoch after its bar is done
+	if !strings.Contains(shown, "epoch 1/2 loss 0.5\nepoch 2/2 loss 0.4</pre>") || strings.Contains(shown, "100%") {
+		t.Errorf("the block shows %q: want both epoch lines and no bar", shown)
 	}
 }

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Tests of the notebook checks in kernel/run_notebook.py: each check rejects a
+hand-made notebook with that one problem, and passes a clean one; --check names the
+notebook, the cell and the problem, and sets the exit status. Needs no kernel.
+
+    kernel/test_run_notebook.py
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run_notebook  # noqa: E402
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
+
+
+def code(source, outputs=(), count=None):
+    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": list(outputs), "execution_count": count}
+
+
+def markdown(source):
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def stdout(text):
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def stderr(text):
+    return {"output_type": "stream", "name": "stderr", "text": text}
+
+
+def html(text):
+    return {"output_type": "display_data", "metadata": {}, "data": {"text/html": text}}
+
+
+def figure():
+    return {"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG, "text/plain": "figure"}}
+
+
+def notebook(*cells):
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": list(cells)}
+
+
+def clean():
+    """A notebook whose saved outputs pass every check."""
+    return notebook(
+        markdown("# Training\nThe data is in `/usr/share/datasets/fashion-mnist` (text may name paths)."),
+        code("%goworkfix", [stdout("Replace rule to local directory \"/home/me/gopherdl\" already exists.\n")], 1),
+        code('%%\nfmt.Println("train 5400, validation 600")', [stdout("train 5400, validation 600\n")], 2),
+        code("%%\nplot.Must(plot.TrainingCurves(h)).MustDisplay()", [figure()], 3),
+        code("%%\nm.Fit(ctx, tr, val, plot.LiveCurves())",
+             [html('<pre style="margin:0">epoch 1/2  lr 0.01  train loss 2.2 acc 10.0%  validation loss 2.1 acc 20.0%  1,234 images/s\n'
+                   'epoch 2/2  lr 0.01  train loss 1.2 acc 50.0%  validation loss 1.1 acc 60.0%  1,234 images/s</pre>'),
+              figure(), stdout("checkpoints in checkpoints/03-training; 421,642 parameters; T-shirt/top 97%; 1257 images/s; see https://github.com/gomlx/gomlx\n")], 4),
+        code("", [], None),  # an empty cell needs no run
+    )
+
+
+class Checks(unittest.TestCase):
+    def problems(self, nb, quick_run=False):
+        return run_notebook.check_notebook(nb, quick_run=quick_run)
+
+    def assertRejects(self, nb, cell, words, quick_run=False):
+        problems = self.problems(nb, quick_run)
+        self.assertTrue(problems, "accepted a notebook that should fail (%s)" % words)
+        found = [p for p in problems if p[0] == cell and words in p[2]]
+        self.assertTrue(found, "no problem %r at cell %d; got %r" % (words, cell, problems))
+
+    def test_clean_notebook_passes(self):
+        self.assertEqual(self.problems(clean()), [])
+
+    def test_a_drawing_cell_without_a_figure(self):
+        nb = clean()
+        nb["cells"][3]["outputs"] = []
+        self.assertRejects(nb, 3, "draws a figure but saved none")
+        nb = clean()
+        nb["cells"][4]["outputs"] = nb["cells"][4]["outputs"][:1]  # live curves lost
+        self.assertRejects(nb, 4, "draws a figure but saved none")
+
+    def test_machine_paths(self):
+        for text in ["resuming from /tmp/gopherdl/03-training after epoch 10\n",
+                     "skipped: [/home/learner/data/Bag/notes.txt]\n",
+                     "searched $PJRT_PLUGIN_LIBRARY_PATH, /usr/local/lib/go-xla, ~/.local/lib/go-xla\n",
+                     "saved in C:\\Users\\me\\checkpoints\n"]:
+            nb = clean()
+            nb["cells"][2]["outputs"] = [stdout(text)]
+            self.assertRejects(nb, 2, "names a path of the machine")
+
+    def test_too_many_lines(self):
+        nb = clean()
+        nb["cells"][2]["outputs"] = [stdout("".join("epoch %d loss 0.5\n" % i for i in range(60)))]
+        self.assertRejects(nb, 2, "lines of output")
+        nb = clean()  # lines split over outputs add up
+        nb["cells"][2]["outputs"] = [html("<pre>%s</pre>" % "\n".join(["bar"] * 30)), stdout("x\n" * 30)]
+        self.assertRejects(nb, 2, "lines of output")
+
+    def test_unreadable_numbers(self):
+        for text in ["loss 5824681609089893524125122115403776.0000\n", "loss 5,824,681,609,089,893\n"]:
+            nb = clean()
+            nb["cells"][2]["outputs"] = [html("<pre>epoch 1/1  30%% |███  | 192/640 images  %s</pre>" % text)]
+            self.assertRejects(nb, 2, "digit number")
+
+    def test_quick_mode_in_learner_code_and_text(self):
+        nb = clean()
+        nb["cells"][2]["source"] = 'import "os"\n%%\nn := 6000\nif os.Getenv("GOPHERDL_QUICK") == "1" { n = 500 }'
+        self.assertRejects(nb, 2, "quick mode")
+        nb = clean()
+        nb["cells"][2]["source"] = "%%\nepochs := train.QuickOr(10, 2)"
+        self.assertRejects(nb, 2, "quick mode")
+        nb = clean()
+        nb["cells"][0]["source"] = "*These notebooks honour quick mode (`GOPHERDL_QUICK=1`).*"
+        self.assertRejects(nb, 0, "quick mode")
+
+    def test_outputs_of_a_quick_run(self):
+        nb = clean()
+        nb["cells"][4]["outputs"].insert(0, stdout("quick mode ($GOPHERDL_QUICK=1): at most 2 more epochs, on 1000 training and 1000 evaluation images\n"))
+        self.assertRejects(nb, 4, "come from a quick run")
+        self.assertEqual(self.problems(nb, quick_run=True), [], "the runner's own quick runs print that line")
+
+    def test_not_run_and_out_of_order(self):
+        nb = clean()
+        nb["cells"][3]["execution_count"] = None
+        nb["cells"][3]["outputs"] = []
+        self.assertRejects(nb, 3, "was not run")
+        nb = clean()
+        nb["cells"][2]["execution_count"], nb["cells"][3]["execution_count"] = 3, 2
+        self.assertRejects(nb, 3, "out of order")
+
+    def test_errors(self):
+        nb = clean()
+        nb["cells"][2]["outputs"] = [{"output_type": "error", "ename": "panic", "evalue": "index out of range", "traceback": []}]
+        self.assertRejects(nb, 2, "saved an error")
+        nb = clean()
+        nb["cells"][2]["outputs"] = [html('<div><b style="color:#c00">Error:</b> loading a model: no checkpoint</div>')]
+        self.assertRejects(nb, 2, "error box")
+        nb = clean()
+        nb["cells"][2]["outputs"] = [stderr("recovered: panic: boom\ngoroutine 1 [running]:\nmain.main()\n")]
+        self.assertRejects(nb, 2, "panic or stack trace")
+        nb = clean()  # a library's note on standard error is no problem
+        nb["cells"][2]["outputs"] = [stderr("my-images/train: skipped 1 files that are not images, resized 0 images\n")]
+        self.assertEqual(self.problems(nb), [])
+
+    def test_training_block_cut_short(self):
+        nb = clean()
+        block = nb["cells"][4]["outputs"][0]["data"]["text/html"]
+        nb["cells"][4]["outputs"][0]["data"]["text/html"] = block.split("\n")[0] + "</pre>"
+        self.assertRejects(nb, 4, "ends at epoch 1 of 2")
+
+
+class CheckCommand(unittest.TestCase):
+    def run_check(self, nb):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "03-training.ipynb")
+            with open(path, "w") as f:
+                json.dump(nb, f)
+            r = subprocess.run([sys.executable, os.path.join(HERE, "run_notebook.py"), "--check", path],
+                               capture_output=True, text=True)
+            return r.returncode, r.stdout.replace(path, "NB")
+
+    def test_check_names_notebook_cell_and_problem(self):
+        nb = clean()
+        nb["cells"][3]["outputs"] = []
+        code, out = self.run_check(nb)
+        self.assertEqual(code, 1, out)
+        self.assertIn("FAIL NB cell 3 (code cell 3): draws a figure but saved none", out)
+        self.assertIn("0 passed, 1 failed", out)
+
+    def test_check_passes_a_clean_notebook(self):
+        code, out = self.run_check(clean())
+        self.assertEqual(code, 0, out)
+        self.assertIn("ok   NB", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
