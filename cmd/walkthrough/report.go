@@ -44,11 +44,7 @@ func writeFigures(out string, m *train.Model, ev *train.Evaluation, test *data.D
 	}
 	wrong := ev.MostConfidentlyWrong(12)
 	if len(wrong) > 0 {
-		preds := make([]int32, len(wrong))
-		conf := make([]float32, len(wrong))
-		for i, idx := range wrong {
-			preds[i], conf[i] = ev.Predictions[idx], ev.Confidence[idx]
-		}
+		preds, conf := ev.At(wrong)
 		f, err = plot.Predictions("Most confidently wrong test images (true → predicted, confidence)", test, wrong, preds, conf, 6)
 		if err := save("wrong", f, err); err != nil {
 			return nil, err

@@ -150,7 +150,7 @@ func Concat(name string, parts ...*Dataset) (*Dataset, error) {
 
 // String describes the dataset: its size, image shape and images per class.
 func (d *Dataset) String() string {
-	s := fmt.Sprintf("%s: %d images of %dx%d, %d channel(s), %d classes\n", d.Name, d.Len(), d.Height, d.Width, d.Channels, len(d.Classes))
+	s := fmt.Sprintf("%s: %d images of %s (channels x height x width), %d classes\n", d.Name, d.Len(), d.Shape(), len(d.Classes))
 	for c, n := range d.ClassCounts() {
 		s += fmt.Sprintf("  %2d %-14s %6d\n", c, d.Classes[c], n)
 	}

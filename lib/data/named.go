@@ -61,26 +61,36 @@ func Open(ctx context.Context, nameOrPath string, seed uint64, fetch FetchOption
 	if err != nil || !st.IsDir() {
 		return nil, nil, fmt.Errorf("dataset %q: not a known name (fashion-mnist, mnist, cifar10) nor an image folder", nameOrPath)
 	}
-	trainDir, testDir := filepath.Join(nameOrPath, "train"), filepath.Join(nameOrPath, "test")
+	return OpenFolder(nameOrPath, FolderOptions{}, seed)
+}
+
+// OpenFolder loads an image folder with its train and test splits: root/train and
+// root/test when both exist (the test folder gets the train folder's classes, size
+// and channels), else root/<class>/<image> split 80/20 by class with seed. opts apply
+// to the training images (set Height and Width to shrink large photos).
+func OpenFolder(root string, opts FolderOptions, seed uint64) (train, test *Dataset, err error) {
+	trainDir, testDir := filepath.Join(root, "train"), filepath.Join(root, "test")
 	if isDir(trainDir) && isDir(testDir) {
-		train, rep, err := LoadFolder(trainDir, FolderOptions{})
+		train, rep, err := LoadFolder(trainDir, opts)
 		if err != nil {
 			return nil, nil, err
 		}
 		report(trainDir, rep)
-		test, rep, err := LoadFolder(testDir, FolderOptions{Classes: train.Classes, Height: train.Height, Width: train.Width, Channels: train.Channels})
+		testOpts := opts
+		testOpts.Classes, testOpts.Height, testOpts.Width, testOpts.Channels = train.Classes, train.Height, train.Width, train.Channels
+		test, rep, err := LoadFolder(testDir, testOpts)
 		if err != nil {
 			return nil, nil, err
 		}
 		report(testDir, rep)
-		train.Name, test.Name = filepath.Base(nameOrPath)+"/train", filepath.Base(nameOrPath)+"/test"
+		train.Name, test.Name = filepath.Base(root)+"/train", filepath.Base(root)+"/test"
 		return train, test, nil
 	}
-	all, rep, err := LoadFolder(nameOrPath, FolderOptions{})
+	all, rep, err := LoadFolder(root, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	report(nameOrPath, rep)
+	report(root, rep)
 	train, _, test, err = Split(all, 0.8, 0, 0.2, seed)
 	return train, test, err
 }

@@ -35,6 +35,11 @@ func TestOpenFolderLayouts(t *testing.T) {
 	if tr.Len()+te.Len() != 500 || te.Len() < 90 || te.Len() > 110 {
 		t.Errorf("single folder: %d train, %d test: want about 400/100", tr.Len(), te.Len())
 	}
+	// Options reach both splits: a size for large photos.
+	tr, te, err = OpenFolder(filepath.Join(root, "split"), FolderOptions{Height: 14, Width: 14}, 1)
+	if err != nil || tr.Shape().String() != "1x14x14" || te.Shape() != tr.Shape() {
+		t.Errorf("OpenFolder with a size: %v %v %v", tr.Shape(), te.Shape(), err)
+	}
 	if _, _, err := Open(context.Background(), "no-such-dataset", 1, FetchOptions{}); err == nil || !strings.Contains(err.Error(), "not a known name") {
 		t.Errorf("unknown name: %v", err)
 	}

@@ -37,6 +37,9 @@ func TestPredictAgreesWithEvaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p, c := ev.At([]int{3, 0, 99}); p[0] != ev.Predictions[3] || c[1] != ev.Confidence[0] || p[2] != -1 {
+		t.Errorf("At: %v %v", p, c)
+	}
 	top3, err := m.Predict(te.ToImage(3), 3)
 	if err != nil {
 		t.Fatal(err)
@@ -153,8 +156,23 @@ func TestCheckpointKeepsTheSchedule(t *testing.T) {
 	if _, err := m2.Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(log.String(), "resuming from") || !strings.Contains(log.String(), "momentum 0.9 → 0.5") {
+	if !strings.Contains(log.String(), "resuming from") || !strings.Contains(log.String(), "continuing with momentum 0.9 → 0.5") {
 		t.Errorf("resume log %q: want the changed momentum named", log.String())
+	}
+	// A loaded model whose settings are changed by hand says so too, and so does the
+	// name of the run.
+	var log2 bytes.Buffer
+	l2, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Backend = goBackend(t)
+	l2.Config.Log, l2.Config.Name, l2.Config.WeightDecay = &log2, "with weight decay", 1e-4
+	if _, err := l2.FitMore(context.Background(), 1, tr, te); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(log2.String(), "with weight decay\n") || !strings.Contains(log2.String(), "weight decay 0 → 0.0001") {
+		t.Errorf("log after Load and a change %q: want the run's name, then the change named", log2.String())
 	}
 	cfg3 := cfg2
 	cfg3.Normalize, cfg3.Epochs, cfg3.Log = false, 5, nil

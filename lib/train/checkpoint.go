@@ -182,6 +182,8 @@ func (m *Model) restore(folder string, st *state) error {
 		}
 	}
 	_, m.customSchedule = st.Schedule.schedule()
+	cfg := st.Config
+	m.ranWith, m.ranSchedule = &cfg, st.Schedule
 	return nil
 }
 
@@ -214,18 +216,13 @@ func (m *Model) resume(dir string) error {
 	if m.Config.Schedule != nil {
 		m.customSchedule = false
 	}
-	msg := fmt.Sprintf("resuming from %s after epoch %d", latest, len(st.History))
-	if changes := settingsChanges(st, m.Config); len(changes) > 0 {
-		msg += "; from now on with " + strings.Join(changes, ", ")
-	}
-	m.logf("%s\n", msg)
+	m.logf("resuming from %s after epoch %d\n", latest, len(st.History))
 	return nil
 }
 
-// settingsChanges lists the settings of cfg that differ from the saved run's, as
-// "name old → new".
-func settingsChanges(st *state, cfg Config) []string {
-	old := st.Config
+// settingsChanges lists the settings of cfg that differ from old (with its schedule
+// oldSched), as "name old → new".
+func settingsChanges(old Config, oldSched *scheduleSpec, cfg Config) []string {
 	var out []string
 	add := func(name string, a, b any) {
 		if !reflect.DeepEqual(a, b) {
@@ -238,7 +235,7 @@ func settingsChanges(st *state, cfg Config) []string {
 	add("weight decay", old.WeightDecay, cfg.WeightDecay)
 	add("seed", old.Seed, cfg.Seed)
 	add("patience", old.Patience, cfg.Patience)
-	if a, b := st.Schedule, specOf(cfg.Schedule); !reflect.DeepEqual(a, b) && (a == nil || a.Kind != "func" || b == nil || b.Kind != "func") {
+	if a, b := oldSched, specOf(cfg.Schedule); !reflect.DeepEqual(a, b) && (a == nil || a.Kind != "func" || b == nil || b.Kind != "func") {
 		out = append(out, fmt.Sprintf("schedule %s → %s", a, b))
 	} else if a == nil {
 		add("step size", old.StepSize, cfg.StepSize)

@@ -130,6 +130,20 @@ func (m *Model) batchLogProbs(b data.Batch) ([]float32, error) {
 	return logp[:len(b.Indices)*k], nil
 }
 
+// At returns the predicted classes and their confidences of the images at indices
+// (dataset indices), in that order: what a grid of predictions needs.
+func (ev *Evaluation) At(indices []int) (predictions []int32, confidence []float32) {
+	predictions, confidence = make([]int32, len(indices)), make([]float32, len(indices))
+	for i, idx := range indices {
+		if idx >= 0 && idx < len(ev.Predictions) {
+			predictions[i], confidence[i] = ev.Predictions[idx], ev.Confidence[idx]
+		} else {
+			predictions[i] = -1 // outside the evaluation: a plot refuses it, naming it
+		}
+	}
+	return predictions, confidence
+}
+
 // MostConfidentlyWrong returns the dataset indices of up to n misclassified images,
 // the most confident prediction first: the errors worth looking at.
 func (ev *Evaluation) MostConfidentlyWrong(n int) []int {

@@ -71,11 +71,11 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 	if len(m.History) > 0 && (m.Norm != nil) != cfg.Normalize {
 		return m.History, fmt.Errorf("the model was trained with Normalize %v; it cannot continue with Normalize %v (the inputs would change meaning)", m.Norm != nil, cfg.Normalize)
 	}
-	epochs := cfg.Epochs
+	epochs, quickNote := cfg.Epochs, ""
 	if quick() {
 		trainDS, evalDS = quickData(trainDS), quickData(evalDS)
 		epochs = min(epochs, len(m.History)+quickEpochs)
-		m.logf("quick mode ($%s=1): at most %d more epochs, on %d training and %d evaluation images\n", QuickEnv, quickEpochs, trainDS.Len(), evalDS.Len())
+		quickNote = fmt.Sprintf("quick mode ($%s=1): at most %d more epochs, on %d training and %d evaluation images", QuickEnv, quickEpochs, trainDS.Len(), evalDS.Len())
 	}
 	if m.Norm == nil && cfg.Normalize {
 		norm := data.ComputeNormalization(trainDS)
@@ -93,6 +93,17 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 	say := func(line string) {
 		if !cfg.Quiet {
 			bar.Log(m.log(), line)
+		}
+	}
+	if cfg.Name != "" {
+		say(cfg.Name)
+	}
+	if quickNote != "" {
+		say(quickNote)
+	}
+	if m.ranWith != nil && len(m.History) > 0 {
+		if changes := settingsChanges(*m.ranWith, m.ranSchedule, cfg); len(changes) > 0 {
+			say(fmt.Sprintf("after epoch %d, continuing with %s", len(m.History), strings.Join(changes, ", ")))
 		}
 	}
 	for epoch := len(m.History); epoch < epochs; epoch++ {
@@ -140,6 +151,7 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 			EvalLoss: ev.Loss, EvalAccuracy: ev.Report.Accuracy, EvalSet: evalDS.Name, LR: lr,
 			TrainImagesPerSecond: float64(seen) / trainSecs, Seconds: time.Since(start).Seconds()}
 		m.History = append(m.History, e)
+		m.ranWith, m.ranSchedule = &cfg, specOf(cfg.Schedule)
 		if m.bestEpoch == 0 || e.EvalLoss < m.History[m.bestEpoch-1].EvalLoss {
 			m.bestEpoch = e.Epoch
 		}

@@ -38,6 +38,8 @@ type Config struct {
 	Normalize bool `json:"normalize"`
 	// Augment applies random crops and flips to training batches.
 	Augment *data.Augmentation `json:"augment,omitempty"`
+	// Name, when set, heads the run's output (a label when a cell trains several).
+	Name string `json:"name,omitempty"`
 	// Patience, when > 0, stops training early once the evaluation loss has not
 	// improved for that many epochs (early stopping). The best epoch's checkpoint is
 	// always kept (LoadBest reads it).
@@ -98,6 +100,10 @@ type Model struct {
 	customSchedule bool // the run used a ScheduleFunc, which checkpoints cannot hold
 	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
 	layerCache     []nn.Layer
+	// ranWith and ranSchedule are the settings of the last epoch trained (or of the
+	// checkpoint loaded): Fit names those that changed since.
+	ranWith     *Config
+	ranSchedule *scheduleSpec
 }
 
 // New returns an untrained model that computes fn (for example nn.Net(10)) and
