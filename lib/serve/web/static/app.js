@@ -23,8 +23,9 @@ async function loadModel() {
     const s = m.shape;
     let text = `${m.checkpoint} · ${m.classes.length} classes · input ${s.channels}x${s.height}x${s.width}`;
     const last = m.history && m.history[m.history.length - 1];
-    if (last && last.test_accuracy !== undefined) {
-      text += ` · test accuracy ${(100 * last.test_accuracy).toFixed(1)} %`;
+    if (last && last.eval_accuracy !== undefined) {
+      text += ` · accuracy ${(100 * last.eval_accuracy).toFixed(1)} %`;
+      if (last.eval_set) text += ` on ${last.eval_set}`;
     }
     $("#model").textContent = text;
     $("#shape").textContent = `${s.width}x${s.height}`;
@@ -68,7 +69,10 @@ async function classify(file, label) {
   if (!file) return;
   if (previewURL) URL.revokeObjectURL(previewURL);
   previewURL = URL.createObjectURL(file);
-  $("#preview").src = previewURL;
+  const preview = $("#preview");
+  // A small image is shown with its pixels, as the model's input is.
+  preview.onload = () => preview.classList.toggle("pixels", preview.naturalWidth < 168);
+  preview.src = previewURL;
   $("#status").textContent = `Classifying ${label || file.name || "the image"}…`;
   let body;
   try {
@@ -120,7 +124,7 @@ function render(r, label) {
 }
 
 function setup() {
-  $(".origin").textContent = location.origin;
+  $("#curl").textContent = `curl -H 'Content-Type: image/png' --data-binary @shoe.png ${location.origin}/v1/predict`;
   const drop = $("#drop");
   $("#file").addEventListener("change", (e) => classify(e.target.files[0]));
   for (const ev of ["dragenter", "dragover"]) {
