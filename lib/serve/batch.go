@@ -68,18 +68,27 @@ func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([]jobResult, 
 }
 
 // run computes batches until stop is closed.
+//
+// A batch that is not a power of two is cut down to the largest power of two it
+// holds, and the rest starts the next batch: the model pads a batch to a power of
+// two, so 17 images cost as much as 32, while 16 now and 1 with the next batch cost
+// 16 and a share of the next call.
 func (b *batcher) run(stop <-chan struct{}) {
 	batch := make([]*job, 0, b.maxBatch)
+	var carry []*job
 	imgs := make([]image.Image, 0, b.maxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		batch = batch[:0]
-		select {
-		case j := <-b.queue:
-			batch = append(batch, j)
-		case <-stop:
-			return
+		batch = append(batch[:0], carry...)
+		carry = carry[:0]
+		if len(batch) == 0 {
+			select {
+			case j := <-b.queue:
+				batch = append(batch, j)
+			case <-stop:
+				return
+			}
 		}
 		deadline := time.Now().Add(b.maxWait)
 	fill:
@@ -106,6 +115,10 @@ func (b *batcher) run(stop <-chan struct{}) {
 			}
 			timer.Stop()
 		}
+		if p := powerOfTwoBelow(len(batch)); p < len(batch) {
+			carry = append(carry, batch[p:]...)
+			batch = batch[:p]
+		}
 		imgs = imgs[:0]
 		live := batch[:0]
 		for _, j := range batch {
@@ -120,6 +133,15 @@ func (b *batcher) run(stop <-chan struct{}) {
 		}
 		b.compute(live, imgs)
 	}
+}
+
+// powerOfTwoBelow returns the largest power of two <= n (n >= 1).
+func powerOfTwoBelow(n int) int {
+	p := 1
+	for p*2 <= n {
+		p *= 2
+	}
+	return p
 }
 
 // compute runs one batch on the current model and answers its jobs.

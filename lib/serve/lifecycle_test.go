@@ -64,9 +64,10 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // TestBatching: images queued while the model is busy go through it together, at
-// most MaxBatch at a time; with MaxBatch 1, one at a time.
+// most MaxBatch at a time, in powers of two (12 images: 8, then 4); with MaxBatch 1,
+// one at a time.
 func TestBatching(t *testing.T) {
-	for _, maxBatch := range []int{8, 1} {
+	for _, maxBatch := range []int{8, 32, 1} {
 		t.Run(fmt.Sprint("max batch ", maxBatch), func(t *testing.T) {
 			g := newGate()
 			s, ts, _ := newServer(t, Config{MaxBatch: maxBatch, beforeBatch: g.hook})
