@@ -14,6 +14,9 @@ import (
 // errOverloaded is returned when the queue of images waiting for the model is full.
 var errOverloaded = errors.New("the server is overloaded: too many images are waiting for the model; retry later")
 
+// errShuttingDown answers the images still queued when the server closes.
+var errShuttingDown = errors.New("the server is shutting down; retry on another instance or later")
+
 // job is one image waiting for the model.
 type job struct {
 	ctx  context.Context
@@ -41,14 +44,21 @@ type batcher struct {
 	model       func() *loaded
 	observe     func(l *loaded, n int, took time.Duration, res [][]train.Prediction)
 	beforeBatch func(n int) // Config.beforeBatch
+	stopped     <-chan struct{} // closed by Server.Close
 }
 
 // submit queues imgs and waits for their results, in order. It fails with
-// errOverloaded when the queue is full, and with ctx's error when ctx ends first.
+// errOverloaded when the queue is full, with errShuttingDown once the server is
+// closed, and with ctx's error when ctx ends first.
 func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([]jobResult, error) {
 	jobs := make([]*job, len(imgs))
 	for i, img := range imgs {
 		jobs[i] = &job{ctx: ctx, img: img, done: make(chan jobResult, 1)}
+		select {
+		case <-b.stopped:
+			return nil, errShuttingDown
+		default:
+		}
 		select {
 		case b.queue <- jobs[i]:
 		default:
@@ -62,6 +72,8 @@ func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([]jobResult, 
 			out[i] = r
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-b.stopped:
+			return nil, errShuttingDown
 		}
 	}
 	return out, nil

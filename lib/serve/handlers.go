@@ -158,6 +158,9 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, maxFiles int) 
 		w.Header().Set("Retry-After", "1")
 		writeError(w, r, http.StatusServiceUnavailable, "%v", err)
 		return nil, nil, 0, false
+	case errors.Is(err, errShuttingDown):
+		writeError(w, r, http.StatusServiceUnavailable, "%v", err)
+		return nil, nil, 0, false
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		writeError(w, r, http.StatusServiceUnavailable, "the request ended before the model answered: %v", err)
 		return nil, nil, 0, false
@@ -166,6 +169,10 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, maxFiles int) 
 		return nil, nil, 0, false
 	}
 	for _, x := range res {
+		if errors.Is(x.err, errShuttingDown) {
+			writeError(w, r, http.StatusServiceUnavailable, "%v", x.err)
+			return nil, nil, 0, false
+		}
 		if x.err != nil {
 			writeError(w, r, http.StatusInternalServerError, "%v", x.err)
 			return nil, nil, 0, false

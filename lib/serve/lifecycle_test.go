@@ -395,3 +395,14 @@ func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// TestClosed: after Close, a prediction is refused with 503 at once.
+func TestClosed(t *testing.T) {
+	s, ts, _ := newServer(t, Config{})
+	s.Close()
+	var got errorBody
+	res := post(t, ts.URL+"/v1/predict", "image/png", pngOf(t, 0), &got)
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(got.Error, "shutting down") {
+		t.Errorf("HTTP %d %q, want 503 shutting down", res.StatusCode, got.Error)
+	}
+}

@@ -52,7 +52,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, ckptDir: dir, log: cfg.Logger, stop: make(chan struct{}),
 		decode: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 	s.batch = &batcher{queue: make(chan *job, cfg.MaxQueue), maxBatch: cfg.MaxBatch, maxWait: cfg.MaxWait,
-		model: s.model.Load, beforeBatch: cfg.beforeBatch}
+		model: s.model.Load, beforeBatch: cfg.beforeBatch, stopped: s.stop}
 	s.mon = newMetrics(cfg.MaxBatch, func() float64 { return float64(len(s.batch.queue)) })
 	s.batch.observe = s.mon.observeBatch
 	s.swap(l)
@@ -99,7 +99,7 @@ func (s *Server) Close() error {
 		for {
 			select {
 			case j := <-s.batch.queue:
-				j.done <- jobResult{err: errors.New("the server is shutting down")}
+				j.done <- jobResult{err: errShuttingDown}
 			default:
 				return
 			}
