@@ -43,7 +43,7 @@ type batcher struct {
 	arriving    atomic.Int64 // prediction requests being read and decoded
 	model       func() *loaded
 	observe     func(l *loaded, n int, took time.Duration, res [][]train.Prediction)
-	beforeBatch func(n int) // Config.beforeBatch
+	beforeBatch func(n int)     // Config.beforeBatch
 	stopped     <-chan struct{} // closed by Server.Close
 }
 
