@@ -15,8 +15,9 @@
 //	GET  /metrics      Prometheus metrics
 //
 // Concurrent predictions are batched: images queued while the model is busy, or
-// arriving within Config.MaxWait of each other, go through the model together (at
-// most Config.MaxBatch), in one train.Model.PredictBatch call.
+// arriving within Config.MaxWait while other requests are still being read, go
+// through the model together (at most Config.MaxBatch, cut to a power of two, as the
+// model pads batches to one), in one train.Model.PredictBatch call.
 //
 // The server watches the checkpoint folder (every Config.Poll) and, when a newer
 // epoch appears (a notebook or cmd/walkthrough trained more), loads it, warms it up
@@ -26,8 +27,8 @@
 // Every answer that is not a success is JSON, {"error": "...", "request_id": "..."},
 // with a status that says what was wrong: 400 for a malformed request, 404, 405, 413
 // for a body or an image over the limits (an image's size is read from its header,
-// before decoding), 415 for a body that is not a supported image, 503 while not
-// ready or overloaded.
+// before decoding), 415 for a body that is not a supported image, 503 when
+// overloaded or shutting down.
 package serve
 
 //go:generate go run gen_samples.go

@@ -406,3 +406,25 @@ func TestClosed(t *testing.T) {
 		t.Errorf("HTTP %d %q, want 503 shutting down", res.StatusCode, got.Error)
 	}
 }
+
+// TestReloadNow: Reload loads the folder's newest checkpoint on demand.
+func TestReloadNow(t *testing.T) {
+	s, ts, logs := newServer(t, Config{})
+	before := s.model.Load()
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	after := s.model.Load()
+	if after == before || after.checkpoint != "epoch-0001" || !after.loadedAt.After(before.loadedAt) {
+		t.Errorf("after Reload: %+v", after)
+	}
+	if !strings.Contains(logs.String(), `"msg":"reloaded the checkpoint","checkpoint":"epoch-0001"`) {
+		t.Errorf("no log line of the reload")
+	}
+	res, _ := http.Get(ts.URL + "/metrics")
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="ok"} 1`) {
+		t.Errorf("/metrics counts no reload")
+	}
+}

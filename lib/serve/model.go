@@ -149,7 +149,11 @@ func (s *Server) reload() error {
 	}
 	old := s.swap(l)
 	s.mon.reloads.WithLabelValues("ok").Inc()
-	s.log.Info("switched to a newer checkpoint", "checkpoint", l.checkpoint, "previous", old.checkpoint,
+	msg := "switched to a newer checkpoint"
+	if l.path == old.path {
+		msg = "reloaded the checkpoint" // written again under its name, or Reload called
+	}
+	s.log.Info(msg, "checkpoint", l.checkpoint, "previous", old.checkpoint,
 		"load_seconds", l.loadTime.Seconds(), "path", l.path)
 	return nil
 }
