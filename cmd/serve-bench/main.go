@@ -126,16 +126,20 @@ func run(args []string, stdout io.Writer) error {
 	}
 	b, _ := backend.Default()
 	fmt.Fprintf(stdout, "model: %s (%s, %d classes); backend: %s\n", train.LatestCheckpoint(ckpt), m.Shape, len(m.Classes), b)
+	before := cpuNow(0)
 	offline, err := evaluateSpeed(m, testDS, o.evalRuns)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "offline Evaluate: %.0f images/s (embedded test set, %d images, batch %d, best of %d)\n\n",
-		offline, testDS.Len(), m.Config.BatchSize, o.evalRuns)
+	after := cpuNow(0)
+	secs := after.wall.Sub(before.wall).Seconds()
+	self := (after.self - before.self).Seconds() / secs
+	fmt.Fprintf(stdout, "offline Evaluate: %.0f images/s (embedded test set, %d images, batch %d, best of %d; it used %.2f cores, other processes %.2f)\n\n",
+		offline, testDS.Len(), m.Config.BatchSize, o.evalRuns, self, max(0, (after.busy-before.busy).Seconds()/secs-self))
 	m = nil
 	runtime.GC()
 
-	fmt.Fprintf(stdout, "%-22s %7s %9s %8s %7s %7s %7s %6s %9s %10s %8s\n", "mode", "clients", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "peak RSS", "mean batch", "vs eval")
+	fmt.Fprintf(stdout, "%-22s %7s %9s %8s %7s %7s %7s %6s %9s %10s %8s  %s\n", "mode", "clients", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "peak RSS", "mean batch", "vs eval", "cores: server/clients/others")
 	var results []result
 	var failed bool
 	for _, mode := range strings.Split(o.modes, ",") {
@@ -153,8 +157,8 @@ func run(args []string, stdout io.Writer) error {
 		}
 		r.mode = fmt.Sprintf("%s (max batch %d)", strings.TrimSpace(mode), maxBatch)
 		results = append(results, r)
-		fmt.Fprintf(stdout, "%-22s %7d %9d %8.0f %7.1f %7.1f %7.1f %6d %6.0f MB %10.1f %7.2fx\n", r.mode, o.clients, r.requests, r.rate,
-			ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.peakRSSMB, r.meanBatch, r.rate/offline)
+		fmt.Fprintf(stdout, "%-22s %7d %9d %8.0f %7.1f %7.1f %7.1f %6d %6.0f MB %10.1f %7.2fx  %.2f/%.2f/%.2f\n", r.mode, o.clients, r.requests, r.rate,
+			ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.peakRSSMB, r.meanBatch, r.rate/offline, r.serverCores, r.clientCores, r.otherCores)
 		if r.errors > 0 {
 			failed = true
 			fmt.Fprintf(stdout, "  first error: %s\n", r.firstErr)
@@ -219,6 +223,9 @@ type result struct {
 	p50, p99, max    time.Duration
 	peakRSSMB        float64
 	meanBatch        float64
+	serverCores      float64 // the server's CPU time / the measured time
+	clientCores      float64 // this process's (the clients')
+	otherCores       float64 // the rest of the machine's
 }
 
 // measure starts a server with the given batching, loads it for o.warmup, then
@@ -260,7 +267,14 @@ func measure(o options, ckpt string, maxBatch int, maxWait time.Duration, bodies
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: o.clients, MaxIdleConnsPerHost: o.clients,
 		DisableCompression: true}, Timeout: 30 * time.Second}
 	load(client, url, o.clients, o.warmup, 0, bodies) // warm-up, not measured
+	before := cpuNow(cmd.Process.Pid)
 	r := load(client, url, o.clients, o.duration, o.requests, bodies)
+	after := cpuNow(cmd.Process.Pid)
+	if secs := after.wall.Sub(before.wall).Seconds(); secs > 0 {
+		r.serverCores = (after.server - before.server).Seconds() / secs
+		r.clientCores = (after.self - before.self).Seconds() / secs
+		r.otherCores = max(0, (after.busy-before.busy).Seconds()/secs-r.serverCores-r.clientCores)
+	}
 	if res, err := client.Get(url + "/metrics"); err == nil {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
@@ -374,6 +388,45 @@ func metric(text []byte, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// cpuSample is the CPU time used so far by the machine, the server and this process.
+type cpuSample struct {
+	wall               time.Time
+	busy, server, self time.Duration
+}
+
+// clockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+func cpuNow(server int) cpuSample {
+	s := cpuSample{wall: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+		for i := 1; i < len(f) && i <= 8; i++ {
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			if i != 4 && i != 5 { // not idle, not iowait
+				s.busy += time.Duration(v) * clockTick
+			}
+		}
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", server)); err == nil {
+		// After the command name in parentheses: utime and stime are fields 14 and 15.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
+			f := strings.Fields(string(b)[i+1:])
+			if len(f) > 13 {
+				u, _ := strconv.ParseInt(f[11], 10, 64)
+				k, _ := strconv.ParseInt(f[12], 10, 64)
+				s.server = time.Duration(u+k) * clockTick
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return s
 }
 
 func cpuModel() string {
