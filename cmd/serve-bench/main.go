@@ -119,51 +119,63 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 
-	// Offline: the model's own evaluation speed, in this process, nothing else running.
+	// Offline: the model's own evaluation speed, in this process, with no server
+	// running, measured right before each mode (the machine's load drifts).
 	m, err := train.Load(ckpt)
 	if err != nil {
 		return err
 	}
 	b, _ := backend.Default()
 	fmt.Fprintf(stdout, "model: %s (%s, %d classes); backend: %s\n", train.LatestCheckpoint(ckpt), m.Shape, len(m.Classes), b)
-	before := cpuNow(0)
-	offline, err := evaluateSpeed(m, testDS, o.evalRuns)
-	if err != nil {
-		return err
-	}
-	after := cpuNow(0)
-	secs := after.wall.Sub(before.wall).Seconds()
-	self := (after.self - before.self).Seconds() / secs
-	fmt.Fprintf(stdout, "offline Evaluate: %.0f images/s (embedded test set, %d images, batch %d, best of %d; it used %.2f cores, other processes %.2f)\n\n",
-		offline, testDS.Len(), m.Config.BatchSize, o.evalRuns, self, max(0, (after.busy-before.busy).Seconds()/secs-self))
-	m = nil
-	runtime.GC()
+	fmt.Fprintf(stdout, "offline: train.Model.Evaluate on the embedded test set (%d images, batch %d, best of %d), right before each mode\n",
+		testDS.Len(), m.Config.BatchSize, o.evalRuns)
+	fmt.Fprintf(stdout, "load: %d clients, each posting one PNG at a time, for %s or %d requests after %s of warm-up\n\n",
+		o.clients, o.duration, o.requests, o.warmup)
 
-	fmt.Fprintf(stdout, "%-22s %7s %9s %8s %7s %7s %7s %6s %9s %10s %8s  %s\n", "mode", "clients", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "peak RSS", "mean batch", "vs eval", "cores: server/clients/others")
 	var results []result
 	var failed bool
 	for _, mode := range strings.Split(o.modes, ",") {
+		mode = strings.TrimSpace(mode)
 		maxBatch, maxWait := o.maxBatch, o.maxWait
-		switch strings.TrimSpace(mode) {
+		switch mode {
 		case "batched":
 		case "single":
 			maxBatch, maxWait = 1, -1
 		default:
 			return fmt.Errorf("-modes: unknown mode %q (batched, single)", mode)
 		}
+		before := cpuNow(0)
+		offline, err := evaluateSpeed(m, testDS, o.evalRuns)
+		if err != nil {
+			return err
+		}
+		after := cpuNow(0)
+		secs := after.wall.Sub(before.wall).Seconds()
+		evalCores := (after.self - before.self).Seconds() / secs
+		evalOthers := max(0, (after.busy-before.busy).Seconds()/secs-evalCores)
+		runtime.GC()
+
 		r, err := measure(o, ckpt, maxBatch, maxWait, bodies)
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
 		}
-		r.mode = fmt.Sprintf("%s (max batch %d)", strings.TrimSpace(mode), maxBatch)
+		r.mode = fmt.Sprintf("%s (max batch %d)", mode, maxBatch)
+		r.offline, r.evalCores, r.evalOthers = offline, evalCores, evalOthers
 		results = append(results, r)
-		fmt.Fprintf(stdout, "%-22s %7d %9d %8.0f %7.1f %7.1f %7.1f %6d %6.0f MB %10.1f %7.2fx  %.2f/%.2f/%.2f\n", r.mode, o.clients, r.requests, r.rate,
-			ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.peakRSSMB, r.meanBatch, r.rate/offline, r.serverCores, r.clientCores, r.otherCores)
+		fmt.Fprintf(stdout, "%s: offline %.0f images/s, served %.0f requests/s\n", r.mode, offline, r.rate)
 		if r.errors > 0 {
 			failed = true
-			fmt.Fprintf(stdout, "  first error: %s\n", r.firstErr)
+			fmt.Fprintf(stdout, "  %d errors, the first: %s\n", r.errors, r.firstErr)
 		}
 	}
+	fmt.Fprintf(stdout, "\n%-22s %8s %7s %7s %7s %7s %6s %9s %6s %8s %8s  %s\n", "mode", "requests", "req/s", "p50 ms", "p99 ms", "max ms",
+		"errors", "peak RSS", "batch", "offline", "ratio", "cores: server/clients/rest, offline/rest")
+	for _, r := range results {
+		fmt.Fprintf(stdout, "%-22s %8d %7.0f %7.1f %7.1f %7.1f %6d %6.0f MB %6.1f %8.0f %7.2fx  %.2f/%.2f/%.2f, %.2f/%.2f\n", r.mode, r.requests, r.rate,
+			ms(r.p50), ms(r.p99), ms(r.max), r.errors, r.peakRSSMB, r.meanBatch, r.offline, r.rate/r.offline,
+			r.serverCores, r.clientCores, r.otherCores, r.evalCores, r.evalOthers)
+	}
+	fmt.Fprintln(stdout, "(batch: mean images per model call; offline: Evaluate images/s right before; ratio: req/s / offline; cores: CPU time / elapsed, during the load and during the offline run)")
 	if len(results) == 2 && results[1].rate > 0 {
 		fmt.Fprintf(stdout, "\nbatching: %.2fx the requests/s of one image per model call\n", results[0].rate/results[1].rate)
 	}
@@ -223,6 +235,9 @@ type result struct {
 	p50, p99, max    time.Duration
 	peakRSSMB        float64
 	meanBatch        float64
+	offline          float64 // offline Evaluate images/s, right before
+	evalCores        float64 // the cores that Evaluate used
+	evalOthers       float64 // and the rest of the machine meanwhile
 	serverCores      float64 // the server's CPU time / the measured time
 	clientCores      float64 // this process's (the clients')
 	otherCores       float64 // the rest of the machine's
