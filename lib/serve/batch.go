@@ -51,6 +51,9 @@ type batcher struct {
 // errOverloaded when the queue is full, with errShuttingDown once the server is
 // closed, and with ctx's error when ctx ends first.
 func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([]jobResult, error) {
+	if len(b.queue)+len(imgs) > cap(b.queue) {
+		return nil, errOverloaded // refused whole rather than half queued
+	}
 	jobs := make([]*job, len(imgs))
 	for i, img := range imgs {
 		jobs[i] = &job{ctx: ctx, img: img, done: make(chan jobResult, 1)}

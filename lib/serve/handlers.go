@@ -25,7 +25,9 @@ var webFS embed.FS
 
 // PredictResponse is the answer of POST /v1/predict.
 type PredictResponse struct {
-	// Model is the checkpoint that computed the answer, e.g. "epoch-0010".
+	// Model is the checkpoint that computed the answer, e.g. "epoch-0010" (the first
+	// image's, in the rare case of a newer checkpoint swapped in between the images
+	// of one request).
 	Model string `json:"model"`
 	// Predictions are the first image's classes, most probable first (the only
 	// image's, for a request of one image).
