@@ -7,14 +7,16 @@ export GOEXPERIMENT := simd
 GO ?= go
 OUT ?= out
 
-.PHONY: demo test test-go fuzz check-notebooks test-notebooks test-image kernel notebook bench image help check-go
+.PHONY: demo test test-go fuzz check-notebooks test-notebooks test-image kernel notebook bench image help check-go serve bench-serve
 
 help:
 	@echo "make demo      train the article's CNN on the embedded dataset (no download, no flags)"
 	@echo "make test      all tests: Go tests, bounded fuzzing, notebooks through the kernel"
 	@echo "make kernel    install the GoNB Jupyter kernel for this project"
 	@echo "make notebook  open Jupyter on notebooks/"
-	@echo "make bench     side-by-side training benchmark against PyTorch"
+	@echo "make serve     serve the model of make demo over HTTP: a page, a prediction API, metrics ($(ADDR))"
+	@echo "make bench     side-by-side training benchmark against PyTorch (make bench-serve: the model server under load)"
+	@echo "make bench-serve  load-test the model server on loopback, batching on and off, against offline evaluation"
 	@echo "make image     build the JupyterLab container image"
 
 check-go:
@@ -69,6 +71,19 @@ test-notebooks: check-go check-notebooks
 # message when torch is missing).
 bench: check-go
 	$(GO) run ./bench
+
+# The model of `make demo` behind HTTP (cmd/serve): the page on http://$(ADDR)/, the
+# API on /v1/predict, metrics on /metrics. Ctrl-C drains and stops it.
+ADDR ?= 127.0.0.1:8080
+serve: check-go
+	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (about a minute)"; exit 1; }
+	$(GO) run ./cmd/serve -model $(OUT)/demo -addr $(ADDR)
+
+# The model server under load on loopback: 32 clients for 20 s with batching on, then
+# off, beside the model's offline Evaluate speed. BENCH_SERVE_FLAGS adds flags, e.g.
+# BENCH_SERVE_FLAGS="-model out/demo -duration 30s".
+bench-serve: check-go
+	$(GO) run ./cmd/serve-bench $(BENCH_SERVE_FLAGS)
 
 # The CPU image (TARGET=cuda for the CUDA one); XLA=0 for an offline build.
 TARGET ?= cpu

@@ -75,6 +75,31 @@ $engine exec "$cid" python3 -c "import urllib.request; urllib.request.urlopen('h
 
 $engine exec "$cid" /usr/bin/python3 kernel/test_kernel.py && ok "kernel tests inside the container" || fail "kernel tests inside the container"
 $engine exec "$cid" /usr/bin/python3 kernel/run_notebook.py --out /tmp/nb notebooks/01-data.ipynb && ok "notebook 1 runs inside the container" || fail "notebook 1 inside the container"
+# The model server: a small model trained inside the container, served by the
+# pre-built gopherdl-serve; it answers /healthz and a prediction, and stops on SIGTERM.
+serve_port=8090
+if python3 -c "import socket; s=socket.socket(); s.settimeout(1); exit(0 if s.connect_ex(('127.0.0.1', $serve_port)) == 0 else 1)"; then
+  fail "port $serve_port is busy on this machine"
+fi
+$engine exec "$cid" go run ./cmd/walkthrough -epochs 1 -limit 500 -out /tmp/serve-demo >/dev/null \
+  && ok "a model trained inside the container for the server" || fail "training a model for the server"
+$engine exec "$cid" sh -c "echo \$\$ > /tmp/serve.pid; exec gopherdl-serve -model /tmp/serve-demo -addr 127.0.0.1:$serve_port -log text -log-requests=false" \
+  > "$work/serve.log" 2>&1 &
+serve_pid=$!
+for i in $(seq 1 30); do
+  [ "$(status "http://127.0.0.1:$serve_port/healthz")" = 200 ] && break
+  sleep 0.5
+done
+[ "$(status "http://127.0.0.1:$serve_port/healthz")" = 200 ] && ok "gopherdl-serve answers /healthz on 127.0.0.1:$serve_port" \
+  || fail "gopherdl-serve did not answer /healthz on 127.0.0.1:$serve_port"
+python3 - "http://127.0.0.1:$serve_port/v1/predict" "$repo/lib/serve/web/static/samples/7-Sneaker.png" <<'PY' && ok "gopherdl-serve predicts an image" || fail "gopherdl-serve did not predict an image"
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1], data=open(sys.argv[2], "rb").read(), headers={"Content-Type": "image/png"})
+body = json.load(urllib.request.urlopen(req, timeout=10))
+assert body["predictions"][0]["class"], body
+PY
+$engine exec "$cid" sh -c 'kill -TERM "$(cat /tmp/serve.pid)"'
+wait "$serve_pid" && ok "gopherdl-serve stops on SIGTERM with status 0" || { cat "$work/serve.log"; fail "gopherdl-serve after SIGTERM"; }
 echo "image size: $($engine image inspect "$tag" --format '{{.Size}}' | awk '{printf "%.2f GB", $1/1e9}')"
 echo "docker/test.sh: checks done in $(( $(date +%s) - start ))s"
 echo "$passed passed, 0 failed"
