@@ -249,3 +249,45 @@ func TestDrawingPanicsBecomeErrorsWithTheirCause(t *testing.T) {
 		t.Errorf("PNG: %v; want the panic's error wrapped", err)
 	}
 }
+
+func TestExplanation(t *testing.T) {
+	_, test := embedded.MustLoad()
+	img := test.ToImage(0)
+	sal := make([]float32, 28*28)
+	for i := range sal {
+		sal[i] = float32(i%28) / 27
+	}
+	over, err := SaliencyOverlay(img, sal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Explanation("test image 0", img, over, []string{"Ankle boot", "Sneaker", "Sandal"}, []float64{0.9, 0.07, 0.03})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := svgText(t, f)
+	for _, want := range []string{"test image 0", "Ankle boot 90.0%", "Sneaker 7.0%", "Sandal 3.0%", "saliency", "probability (%)"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("the figure lacks %q; its text:\n%s", want, txt)
+		}
+	}
+	checkPNG(t, f)
+	if os.Getenv("GOPHERDL_PLOT_OUT") != "" {
+		b, _ := f.PNG(96)
+		os.WriteFile(filepath.Join(os.Getenv("GOPHERDL_PLOT_OUT"), "explanation.png"), b, 0o644)
+	}
+	// Without the saliency: the image and the bars.
+	f, err = Explanation("", img, nil, []string{"Ankle boot"}, []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, f)
+	for _, bad := range [][]float64{{0.5}, {0.5, 1.5}, {math.NaN(), 0}} {
+		if _, err := Explanation("", img, nil, []string{"a", "b"}, bad); err == nil {
+			t.Errorf("probabilities %v for 2 classes: no error", bad)
+		}
+	}
+	if _, err := Explanation("", nil, nil, []string{"a"}, []float64{1}); err == nil {
+		t.Error("no image: no error")
+	}
+}
