@@ -13,7 +13,9 @@ atomically). GOPHERDL_QUICK=1 is set for the kernel (fewer images and epochs) un
 
 Every executed notebook is then checked (see check_notebook), and --check runs the
 same checks on the outputs saved in the notebooks, without a kernel: a notebook's
-saved outputs are what a reader sees. Problems are reported as
+saved outputs are what a reader sees. After each run, a process that a cell started
+in the notebook's folder (a server in the background) and that still runs once the
+kernel has stopped fails the run, passed or not, and is stopped with SIGTERM (Linux). Problems are reported as
 
     FAIL notebooks/01-data.ipynb cell 10 (code cell 5): draws a figure but saved none
 
@@ -25,6 +27,7 @@ import html
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -38,8 +41,10 @@ MAX_OUTPUT_LINES = 50
 LONG_NUMBER = re.compile(r"\d(?:[,_]?\d){11,}")
 
 # Paths of the machine that ran the notebook: absolute paths of two or more parts, a
-# home folder. A notebook's outputs should name folders relative to it.
-MACHINE_PATH = re.compile(r"(?:(?<![\w.~/-])(?:/[\w.+@-]+){2,}/?|(?<![\w])~/[\w.-]+|\$HOME/|[A-Za-z]:\\\\?[\w.-]+\\)")
+# home folder. A notebook's outputs should name folders relative to it. The routes of
+# a versioned HTTP API ("/v1/predict", as a server's metrics label them) are not
+# paths of the machine.
+MACHINE_PATH = re.compile(r"(?:(?<![\w.~/-])(?!/v\d+/)(?:/[\w.+@-]+){2,}/?|(?<![\w])~/[\w.-]+|\$HOME/|[A-Za-z]:\\\\?[\w.-]+\\)")
 
 # Code that draws: a figure shown, curves redrawn while training, GoNB's display calls
 # for images.
@@ -210,6 +215,40 @@ def cell_error_text(cell):
     return "\n".join(parts).strip()
 
 
+def processes_in(folder):
+    """The processes whose working directory is folder or below it: {pid: command
+    line}. Linux only (/proc); elsewhere none are found. Other users' processes,
+    which cannot be read, are left out."""
+    found = {}
+    if not os.path.isdir("/proc"):
+        return found
+    folder = os.path.realpath(folder)
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink("/proc/%s/cwd" % name)
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if cmd and (cwd == folder or cwd.startswith(folder + os.sep)):
+            found[int(name)] = cmd
+    return found
+
+
+def leftover_processes(folder, before, grace=15.0):
+    """The processes started in folder during a notebook's run (not in before) that
+    still run after its kernel has stopped, once they have had grace seconds to end
+    by themselves (a server that stops when the kernel goes away needs a moment)."""
+    deadline = time.time() + grace
+    while True:
+        left = {pid: cmd for pid, cmd in processes_in(folder).items() if pid not in before}
+        if not left or time.time() >= deadline:
+            return left
+        time.sleep(0.5)
+
+
 def run(path, args):
     import nbformat
     from nbclient import NotebookClient
@@ -223,12 +262,23 @@ def run(path, args):
     failed = None
     log_path = os.path.join(args.out, os.path.basename(path) + ".kernel.log")
     os.makedirs(args.out, exist_ok=True)
+    folder = os.path.dirname(os.path.abspath(path))
+    already = processes_in(folder)
     try:
         with open(log_path, "w") as log:  # the kernel's own log, out of the way
             client.execute(stderr=log)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
         failed = e
     elapsed = time.time() - start
+    # A process a cell started in the background (a server) must not outlive the
+    # notebook's kernel, whether the run passed or failed: report it, then stop it.
+    left = leftover_processes(folder, already)
+    for pid, cmd in sorted(left.items()):
+        print("FAIL %s: process %d, started by a cell, still ran after the kernel stopped (stopped now with SIGTERM): %s" % (path, pid, cmd[:200]))
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
     # %goworkfix only reports this machine's checkout path: keep it out of the saved
     # notebooks and the executed copies.
     for cell in nb.cells:
@@ -261,7 +311,7 @@ def run(path, args):
         print("FAIL %s cell %d (code cell %d) %s (executed copy: %s, kernel log: %s)\n%s" % (path, i, n, kind, target, log_path, text[-4000:]))
         return False
     problems = check_notebook(nb, quick_run=not args.full)
-    if problems:
+    if problems or left:
         for line in format_problems(path, problems):
             print(line)
         print("     (executed copy: %s)" % target)

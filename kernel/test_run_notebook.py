@@ -93,6 +93,14 @@ class Checks(unittest.TestCase):
             nb["cells"][2]["outputs"] = [stdout(text)]
             self.assertRejects(nb, 2, "names a path of the machine")
 
+    def test_api_routes_are_not_machine_paths(self):
+        nb = clean()
+        nb["cells"][2]["outputs"] = [stdout('gopherdl_http_requests_total{code="200",method="POST",route="/v1/predict"} 1011\n'
+                                            "POST /v1/explain answered 200 for checkpoints/06-deploy/epoch-0015\n")]
+        self.assertEqual(self.problems(nb), [])
+        nb["cells"][2]["outputs"] = [stdout("log: /var/v1/serve.log\n")]
+        self.assertRejects(nb, 2, "names a path of the machine")
+
     def test_too_many_lines(self):
         nb = clean()
         nb["cells"][2]["outputs"] = [stdout("".join("epoch %d loss 0.5\n" % i for i in range(60)))]
