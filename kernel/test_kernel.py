@@ -103,6 +103,7 @@ def main():
         # Interrupt a long training run after its first epoch has been checkpointed.
         code = '''import (
 	"fmt"
+	"os"
 
 	"github.com/gopherdl/gopherdl/lib/nb"
 	"github.com/gopherdl/gopherdl/lib/nn"
@@ -110,6 +111,7 @@ def main():
 )
 
 %%
+os.Unsetenv(train.QuickEnv) // a long run to interrupt: quick mode would stop it after 2 epochs
 tr, te := embedded.MustLoad()
 cfg := train.DefaultConfig()
 cfg.Epochs = 1000
