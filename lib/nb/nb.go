@@ -56,6 +56,13 @@ func Must2[T, U any](v T, u U, err error) (T, U) {
 	return v, u
 }
 
+// Must3 is Must for functions returning three values and an error:
+// tr, val, test := nb.Must3(data.Split(ds, 0.8, 0.1, 0.1, 42)).
+func Must3[T, U, V any](v T, u U, w V, err error) (T, U, V) {
+	Check(err)
+	return v, u, w
+}
+
 // Causes returns err's message split at its wrapped causes, outermost first: for
 // "training on x: epoch 2: disk full", the texts "training on x", "epoch 2" and "disk
 // full", when each part was wrapped with %w.

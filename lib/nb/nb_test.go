@@ -34,6 +34,9 @@ func TestCheckShowsTheCausesAndStops(t *testing.T) {
 	if a != 1 || b != "x" {
 		t.Errorf("Must2 = %v %v", a, b)
 	}
+	if x, y, z := Must3(1, "y", 2.5, nil); x != 1 || y != "y" || z != 2.5 {
+		t.Errorf("Must3 = %v %v %v", x, y, z)
+	}
 }
 
 func TestContextIsCancelledByAnInterrupt(t *testing.T) {
