@@ -31,7 +31,7 @@ test: test-go fuzz test-notebooks test-image
 test-go: check-go
 	@test -d /usr/share/datasets/fashion-mnist || { echo "missing Fashion-MNIST: apt-get install dataset-fashion-mnist (.ci/run does this)"; exit 1; }
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l lib cmd)" || { echo "gofmt needed:"; gofmt -l lib cmd; exit 1; }
+	@test -z "$$(gofmt -l lib cmd bench)" || { echo "gofmt needed:"; gofmt -l lib cmd bench; exit 1; }
 	$(GO) test -timeout 20m ./...
 
 # Each fuzz target for a bounded time. New interesting inputs are minimised for at

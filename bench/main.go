@@ -40,9 +40,9 @@ type Result struct {
 	Version              string  `json:"version"`
 }
 
-// threads is the number of threads the PyTorch side uses: the machine's cores, as
-// the Go side's backend uses them.
-var threads = runtime.NumCPU()
+// threads is the number of threads the PyTorch side uses: the cores this process may
+// use, as the Go side's backend uses them.
+var threads = runtime.GOMAXPROCS(0)
 
 func main() {
 	shapes := flag.String("shapes", "3x32x32,1x28x28", "comma-separated CxHxW shapes")

@@ -92,6 +92,7 @@ func run(args []string, stdout io.Writer) error {
 	// Ctrl-C stops training at the next step, keeping the last checkpoint.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C ends the program at once
 	var trainDS, testDS *data.Dataset
 	var err error
 	if *dataFlag == embedded.Name || *dataFlag == "" {

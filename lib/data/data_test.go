@@ -555,3 +555,22 @@ func TestLoaderPadLast(t *testing.T) {
 		t.Errorf("batches of %v rows with %v real images; want [8 4] [8 3]", rows, real)
 	}
 }
+
+func TestPixelsRefusesEmptyImages(t *testing.T) {
+	shape := Shape{Channels: 1, Height: 28, Width: 28}
+	if _, err := Pixels(image.NewGray(image.Rect(0, 0, 0, 0)), shape); err == nil {
+		t.Error("a 0x0 image gave pixels")
+	}
+	if _, err := Pixels(nil, shape); err == nil {
+		t.Error("a nil image gave pixels")
+	}
+}
+
+func TestFolderSizeNeedsHeightAndWidth(t *testing.T) {
+	root := t.TempDir()
+	writePNG(t, filepath.Join(root, "a", "1.png"), 4, 4, color.White)
+	writePNG(t, filepath.Join(root, "b", "2.png"), 4, 4, color.Black)
+	if _, _, err := LoadFolder(root, FolderOptions{Height: 8}); err == nil || !strings.Contains(err.Error(), "set both") {
+		t.Errorf("a height without a width: %v", err)
+	}
+}

@@ -174,13 +174,37 @@ var errStalled = errors.New("stalled")
 
 func download(ctx context.Context, client *http.Client, f RemoteFile, path string, quiet bool, idle time.Duration) error {
 	part := path + ".part"
+	if _, err := os.Stat(part); err == nil && verify(part, f) == nil {
+		// The part is whole (the process stopped after the last byte, before the
+		// rename): asking the server for what follows it would get HTTP 416.
+		return os.Rename(part, path)
+	}
+	err := downloadOnce(ctx, client, f, part, quiet, idle)
+	if errors.Is(err, errRangeRefused) {
+		// The part is as long as the file, or longer, yet does not verify: start over.
+		if err := os.Remove(part); err != nil {
+			return fmt.Errorf("downloading %s: %w", f.URL, err)
+		}
+		err = downloadOnce(ctx, client, f, part, quiet, idle)
+	}
+	if err != nil {
+		return err
+	}
+	if err := verify(part, f); err != nil {
+		os.Remove(part)
+		return err
+	}
+	return os.Rename(part, path)
+}
+
+// errRangeRefused is downloadOnce's error for HTTP 416 on a resumed download.
+var errRangeRefused = errors.New("the server refused the range after the partial file")
+
+// downloadOnce makes one request for f, appending to part when it exists (an HTTP
+// range request) and stopping when nothing arrives for idle.
+func downloadOnce(ctx context.Context, client *http.Client, f RemoteFile, part string, quiet bool, idle time.Duration) error {
 	have := int64(0)
 	if st, err := os.Stat(part); err == nil {
-		// The part may be whole (the process stopped after the last byte, before the
-		// rename): asking the server for what follows it would get HTTP 416.
-		if verify(part, f) == nil {
-			return os.Rename(part, path)
-		}
 		have = st.Size()
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -210,12 +234,7 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 		flags |= os.O_TRUNC
 		have = 0
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
-		// The part is as long as the file, or longer, yet does not verify: start over.
-		resp.Body.Close()
-		if err := os.Remove(part); err != nil {
-			return fmt.Errorf("downloading %s: %w", f.URL, err)
-		}
-		return download(ctx, client, f, path, quiet, idle)
+		return errRangeRefused
 	default:
 		return fmt.Errorf("downloading %s: HTTP %s", f.URL, resp.Status)
 	}
@@ -243,11 +262,7 @@ func download(ctx context.Context, client *http.Client, f RemoteFile, path strin
 	if err != nil {
 		return fmt.Errorf("downloading %s (kept %s to resume): %w", f.URL, part, err)
 	}
-	if err := verify(part, f); err != nil {
-		os.Remove(part)
-		return err
-	}
-	return os.Rename(part, path)
+	return nil
 }
 
 // countingReader advances the progress bar and restarts the idle timer as data arrives.

@@ -281,3 +281,31 @@ func TestExtractRefusesEntriesOutsideTheFolder(t *testing.T) {
 		t.Error("the escaping entry was written")
 	}
 }
+
+// After HTTP 416 the download starts over with an idle timer of its own: a restart
+// that keeps receiving is not stopped by the first request's timer.
+func TestFetchRestartAfter416HasItsOwnIdleTimer(t *testing.T) {
+	body := make([]byte, 10*1024)
+	sum := sha256.Sum256(body)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		for i := range 10 { // 1 KiB every 100 ms: never idle for 300 ms
+			w.Write(body[i*1024 : (i+1)*1024])
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	f := RemoteFile{Name: "x.bin", URL: srv.URL + "/x.bin", SHA256: hex.EncodeToString(sum[:])}
+	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
+	os.WriteFile(filepath.Join(dir, "src", "x.bin.part"), make([]byte, 20*1024), 0o644) // longer than the file
+	_, err := FetchSource(context.Background(), Source{Name: "src", Files: []RemoteFile{f}}, FetchOptions{CacheDir: dir, Quiet: true, IdleTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("a download restarted after HTTP 416 failed while data kept arriving: %v", err)
+	}
+}

@@ -100,7 +100,10 @@ func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error)
 		return nil, rep, fmt.Errorf("%s: one class folder (%s, %d images): a classifier needs at least two classes, one sub-folder each", root, classes[0], counts[0])
 	}
 	h, w := opts.Height, opts.Width
-	if h == 0 || w == 0 {
+	if (h == 0) != (w == 0) || h < 0 || w < 0 {
+		return nil, rep, fmt.Errorf("%s: FolderOptions.Height %d and Width %d: set both (> 0) to resize, or neither", root, h, w)
+	}
+	if h == 0 {
 		best := 0
 		for s, c := range sizes {
 			if c > best || (c == best && s[0]*s[1] > h*w) {
@@ -174,12 +177,19 @@ func imageSize(path string, maxPixels int) (w, h int, err error) {
 // ToImage returns image i of d as a Go image (*image.Gray or *image.NRGBA).
 func (d *Dataset) ToImage(i int) image.Image {
 	px, _ := d.Image(i)
-	r := image.Rect(0, 0, d.Width, d.Height)
-	if d.Channels == 1 {
-		return &image.Gray{Pix: slices.Clone(px), Stride: d.Width, Rect: r}
+	return PixelsImage(px, d.Shape())
+}
+
+// PixelsImage turns the bytes of one image of the given shape (as Pixels returns
+// them, channels interleaved) back into a Go image: *image.Gray for one channel,
+// an opaque *image.NRGBA for three. It copies px.
+func PixelsImage(px []uint8, shape Shape) image.Image {
+	r := image.Rect(0, 0, shape.Width, shape.Height)
+	if shape.Channels == 1 {
+		return &image.Gray{Pix: slices.Clone(px), Stride: shape.Width, Rect: r}
 	}
 	out := image.NewNRGBA(r)
-	for p := range d.Width * d.Height {
+	for p := range shape.Width * shape.Height {
 		copy(out.Pix[4*p:], px[3*p:3*p+3])
 		out.Pix[4*p+3] = 255
 	}

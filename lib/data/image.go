@@ -139,6 +139,12 @@ func Pixels(img image.Image, shape Shape) ([]uint8, error) {
 	if err := shape.Validate(); err != nil {
 		return nil, err
 	}
+	if img == nil {
+		return nil, fmt.Errorf("no image (nil)")
+	}
+	if b := img.Bounds(); b.Empty() {
+		return nil, fmt.Errorf("an image of %dx%d pixels: want a positive width and height", b.Dx(), b.Dy())
+	}
 	if b := img.Bounds(); b.Dx() != shape.Width || b.Dy() != shape.Height {
 		dst := image.NewNRGBA(image.Rect(0, 0, shape.Width, shape.Height))
 		draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)

@@ -46,9 +46,9 @@ func ComputeNormalization(d *Dataset) Normalization {
 type Augmentation struct {
 	// CropPadding pads each image with this many zero pixels on every side and crops
 	// it back at a random offset (torchvision's RandomCrop(size, padding)). 0: off.
-	CropPadding int
+	CropPadding int `json:"crop_padding"`
 	// HorizontalFlip mirrors half of the images left-right (RandomHorizontalFlip).
-	HorizontalFlip bool
+	HorizontalFlip bool `json:"horizontal_flip"`
 }
 
 // Loader yields batches of a Dataset for GoMLX (the article's DataLoader): images as

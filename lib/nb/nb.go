@@ -56,23 +56,38 @@ func Must2[T, U any](v T, u U, err error) (T, U) {
 	return v, u
 }
 
+// Must3 is Must for functions returning three values and an error:
+// tr, val, test := nb.Must3(data.Split(ds, 0.8, 0.1, 0.1, 42)).
+func Must3[T, U, V any](v T, u U, w V, err error) (T, U, V) {
+	Check(err)
+	return v, u, w
+}
+
 // Causes returns err's message split at its wrapped causes, outermost first: for
 // "training on x: epoch 2: disk full", the texts "training on x", "epoch 2" and "disk
-// full", when each part was wrapped with %w.
+// full", when each part was wrapped with %w. A cause whose text the message before it
+// already holds ("%w at epoch 2" of ErrInterrupted) is not repeated.
 func Causes(err error) []string {
+	orig := err
 	var out []string
+	prev := ""
 	for err != nil {
 		next := errors.Unwrap(err)
-		msg := err.Error()
+		full := err.Error()
+		msg := full
 		if next != nil {
 			if inner := next.Error(); strings.HasSuffix(msg, inner) && len(msg) > len(inner) {
 				msg = strings.TrimRight(strings.TrimSuffix(msg, inner), ": ")
 			}
 		}
-		if msg != "" {
+		if msg != "" && !strings.Contains(prev, full) {
 			out = append(out, msg)
 		}
+		prev = msg
 		err = next
+	}
+	if len(out) == 0 {
+		out = append(out, fmt.Sprintf("an error with no message (%T)", orig))
 	}
 	return out
 }
@@ -107,7 +122,9 @@ var (
 // own; this is the one a notebook asks for.
 func Context() context.Context {
 	ctxOnce.Do(func() {
-		ctx, _ = signal.NotifyContext(context.Background(), os.Interrupt)
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt)
+		go func() { <-ctx.Done(); stop() }() // a second interrupt ends the cell at once
 	})
 	return ctx
 }

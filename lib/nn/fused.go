@@ -41,25 +41,6 @@ func withGradient(inputs []*graph.Node, fwd func(in []*graph.Node) *graph.Node,
 	return out
 }
 
-// patchViews returns the kernel*kernel shifted views of xp, which is an input already
-// zero padded by kernel/2 on both sides of its height and width, those being axes
-// hAxis and hAxis+1: the pieces of the input's im2col matrix, in (dy, dx) order, each
-// with xp's shape but height h and width w.
-func patchViews(xp *graph.Node, hAxis, h, w, kernel int) []*graph.Node {
-	views := make([]*graph.Node, 0, kernel*kernel+1)
-	spec := make([]graph.SliceAxisSpec, xp.Rank())
-	for dy := range kernel {
-		for dx := range kernel {
-			for a := range spec {
-				spec[a] = graph.AxisRange()
-			}
-			spec[hAxis], spec[hAxis+1] = graph.AxisRange(dy, dy+h), graph.AxisRange(dx, dx+w)
-			views = append(views, graph.Slice(xp, spec...))
-		}
-	}
-	return views
-}
-
 // linearFused is Linear's computation: x [b, in], weights [in, out], biases [out] ->
 // [b, out]. Its gradient takes xᵀ·dY for the weights (transposing the small x once)
 // and dY·Wᵀ for x; GoMLX's generic gradient transposes the weights' gradient back

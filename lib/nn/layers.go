@@ -18,34 +18,6 @@ func torchUniform(scope *model.Scope, fanIn int) *model.Scope {
 	return scope.WithInitializer(initializer.RandomUniformFn(scope, -bound, bound))
 }
 
-// PadSpatial adds pad zeros on both sides of the height and width axes of x,
-// shaped [batch, height, width, channels]. It uses Concatenate, which has a gradient
-// on every backend (graph.Pad has none on the pure-Go backend).
-func PadSpatial(x *Node, pad int) *Node {
-	if pad == 0 {
-		return x
-	}
-	g := x.Graph()
-	d := x.Shape().Dimensions
-	b, h, w, c := d[0], d[1], d[2], d[3]
-	zh := graph.Zeros(g, shapes.Make(x.DType(), b, pad, w, c))
-	x = graph.Concatenate([]*graph.Node{zh, x, zh}, 1)
-	zw := graph.Zeros(g, shapes.Make(x.DType(), b, h+2*pad, pad, c))
-	return graph.Concatenate([]*graph.Node{zw, x, zw}, 2)
-}
-
-// Patches returns the im2col view of x ([batch, height, width, channels]) for a
-// kernel x kernel window with stride 1 and "same" zero padding: shape
-// [batch, height, width, kernel*kernel*channels], ordered (dy, dx, channel).
-func Patches(x *Node, kernel int) *Node {
-	d := x.Shape().Dimensions
-	views := patchViews(PadSpatial(x, kernel/2), 1, d[1], d[2], kernel)
-	if len(views) == 1 {
-		return views[0]
-	}
-	return graph.Concatenate(views, -1)
-}
-
 // Conv2D is a 2-D convolution with stride 1 and "same" zero padding (PyTorch's
 // Conv2d(in, filters, kernel, padding=kernel/2) for odd kernels), plus a bias.
 // x is [batch, height, width, channels]; the result is [batch, height, width, filters].

@@ -43,7 +43,7 @@ func Net(classes int) ModelFn {
 
 // Dropout zeroes each value of x with probability rate while training, and scales
 // the rest by 1/(1-rate) (PyTorch's nn.Dropout); in evaluation and prediction it
-// returns x unchanged. It is GoMLX's layers.Dropout.
+// returns x unchanged. It is GoMLX's dropout (layers.DropoutStatic).
 func Dropout(scope *Scope, x *Node, rate float64) *Node {
 	return record(layers.DropoutStatic(scope, x, rate), "dropout")
 }

@@ -56,7 +56,7 @@ func TestConvMatchesGoMLX(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	exec := graph.MustNewExec(backend, func(x, k, bias *graph.Node) (*graph.Node, *graph.Node, *graph.Node) {
 		d := x.Shape().Dimensions
-		cols := graph.Reshape(Patches(x, 3), d[0]*d[1]*d[2], 27)
+		cols := graph.Reshape(patches(x, 3), d[0]*d[1]*d[2], 27)
 		patches := graph.Reshape(graph.MatMul(cols, graph.Reshape(k, 27, 4)), d[0], d[1], d[2], 4)
 		ref := graph.Convolve(x, k).PadSame().Done()
 		onGrid := graph.Sub(conv2DGrid(x, k, bias, 3), graph.Reshape(bias, 1, 1, 1, 4))
@@ -74,9 +74,9 @@ func TestGradientsMatchNumerical(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const b, h, w, c = 1, 5, 4, 2
 	proj := randFloat64(r, b, h/2, w/2, c*9)
-	// f(x) = sum(proj * MaxPool2x2(Patches(x))) -- a scalar touching every path.
+	// f(x) = sum(proj * MaxPool2x2(patches(x))) -- a scalar touching every path.
 	checkGradients(t, "pool of patches", func(in []*graph.Node) *graph.Node {
-		p := MaxPool2x2(Patches(in[0], 3))
+		p := MaxPool2x2(patches(in[0], 3))
 		return graph.ReduceAllSum(graph.Mul(p, graph.Const(in[0].Graph(), proj)))
 	}, randFloat64(r, b, h, w, c))
 }

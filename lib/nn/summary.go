@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/progress"
 )
 
 // Layer is one row of a Summary.
@@ -42,11 +43,11 @@ func (s Summary) String() string {
 	for _, l := range s.Layers {
 		p := ""
 		if l.Params > 0 {
-			p = commas(l.Params)
+			p = progress.Thousands(l.Params)
 		}
 		row(l.Name, fmtShape(l.Output), p)
 	}
-	fmt.Fprintf(&b, "Total trainable parameters: %s\n", commas(s.Total))
+	fmt.Fprintf(&b, "Total trainable parameters: %s\n", progress.Thousands(s.Total))
 	return b.String()
 }
 
@@ -59,18 +60,6 @@ func fmtShape(d []int) string {
 		parts[0] = "B"
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-func commas(n int) string {
-	s := fmt.Sprint(n)
-	var out []byte
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
 }
 
 type recRow struct {
@@ -133,7 +122,12 @@ func Summarize(fn ModelFn, shape data.Shape) (Summary, error) {
 		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
 	}
 	in := tensors.FromShape(shapes.Make(dtypes.Float32, 1, shape.Height, shape.Width, shape.Channels))
-	if _, err := exec.Call(in); err != nil {
+	defer exec.Finalize()
+	out, err := exec.Call(in)
+	for _, t := range out {
+		t.FinalizeAll()
+	}
+	if err != nil {
 		return Summary{}, fmt.Errorf("nn.Summarize: building the model for input %s: %w", shape, err)
 	}
 	s := Summary{Input: shape}

@@ -111,6 +111,13 @@ func (b *Bar) Log(w io.Writer, line string) {
 		b.draw(true)
 		return
 	}
+	if b.tty && !b.done {
+		// The bar is mid-line: clear it, print the line, then draw the bar below.
+		fmt.Fprint(b.out, "\r\033[K")
+		fmt.Fprintln(w, line)
+		b.draw(true)
+		return
+	}
 	fmt.Fprintln(w, line)
 }
 
@@ -237,6 +244,19 @@ func (b *Bar) draw(force bool) {
 		return
 	}
 	fmt.Fprintf(b.out, "\r\033[K%s", line)
+}
+
+// Thousands writes n with commas between groups of three digits: 421,642.
+func Thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // isTerminal reports whether f is a terminal (not /dev/null, a file or a pipe, where

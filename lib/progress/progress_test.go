@@ -57,6 +57,14 @@ func TestNumberIsReadable(t *testing.T) {
 	}
 }
 
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 421642: "421,642", -1234567: "-1,234,567"} {
+		if got := Thousands(n); got != want {
+			t.Errorf("Thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestLogLinesAndRestart(t *testing.T) {
 	var buf, log bytes.Buffer
 	b := NewWriter(&buf, "epoch 1/2", 10, "images")

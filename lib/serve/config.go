@@ -86,6 +86,9 @@ func (c Config) withDefaults() (Config, error) {
 			return c, err
 		}
 	}
+	if c.MaxQueue < c.MaxFiles {
+		return c, fmt.Errorf("serve: max queue %d is below max files %d: a request of %d images could never be queued", c.MaxQueue, c.MaxFiles, c.MaxFiles)
+	}
 	if c.MaxWait == 0 {
 		c.MaxWait = DefaultMaxWait
 	}

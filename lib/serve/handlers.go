@@ -213,7 +213,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	seen := fromPixels(px, l.model.Shape)
+	seen := data.PixelsImage(px, l.model.Shape)
 	overlay, err := plot.SaliencyOverlay(seen, sal)
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, "%v", err)
@@ -262,22 +262,7 @@ func prepare(img image.Image, shape data.Shape) (image.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fromPixels(px, shape), nil
-}
-
-// fromPixels makes an image of data.Pixels' bytes: gray for one channel, RGB (opaque
-// NRGBA) for three.
-func fromPixels(px []uint8, shape data.Shape) image.Image {
-	r := image.Rect(0, 0, shape.Width, shape.Height)
-	if shape.Channels == 1 {
-		return &image.Gray{Pix: px, Stride: shape.Width, Rect: r}
-	}
-	img := image.NewNRGBA(r)
-	for i := range shape.Width * shape.Height {
-		copy(img.Pix[4*i:4*i+3], px[3*i:3*i+3])
-		img.Pix[4*i+3] = 255
-	}
-	return img
+	return data.PixelsImage(px, shape), nil
 }
 
 // pngDataURL encodes img as a PNG data URL.

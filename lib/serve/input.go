@@ -130,11 +130,18 @@ func (s *Server) readError(err error, what string) *httpError {
 }
 
 // decodeImage decodes b, refusing from its header an image over the pixel limit
-// (413), and anything that is not a supported image (415) or is corrupt (400).
+// (413), and anything that is not a supported image (415) or is corrupt (400). It
+// returns the image resized to the model's input at once, so that a request of many
+// large images holds one decoded image at a time, not all of them.
 func (s *Server) decodeImage(b []byte, name string) (image.Image, *httpError) {
 	s.decode <- struct{}{}
 	defer func() { <-s.decode }()
 	img, err := data.DecodeImage(b, name, s.cfg.MaxPixels)
+	if err == nil {
+		if img, err = prepare(img, s.model.Load().model.Shape); err != nil {
+			return nil, errorf(http.StatusBadRequest, "%s: %v", name, err)
+		}
+	}
 	switch {
 	case err == nil:
 		return img, nil

@@ -127,7 +127,7 @@ func TestLoneRequestDoesNotWait(t *testing.T) {
 // TestOverloaded: over MaxQueue waiting images, requests get 503 with Retry-After.
 func TestOverloaded(t *testing.T) {
 	g := newGate()
-	_, ts, _ := newServer(t, Config{MaxQueue: 2, beforeBatch: g.hook})
+	s, ts, _ := newServer(t, Config{MaxQueue: 2, MaxFiles: 2, beforeBatch: g.hook})
 	img := pngOf(t, 0)
 	first := make(chan int)
 	go func() {
@@ -140,15 +140,33 @@ func TestOverloaded(t *testing.T) {
 		first <- res.StatusCode
 	}()
 	<-g.entered
-	ct, body := multipartBody(t, part{"image", "1.png", img}, part{"image", "2.png", img}, part{"image", "3.png", img})
+	// Two images wait behind the one in the model: the queue is full.
+	second := make(chan int)
+	go func() {
+		ct, body := multipartBody(t, part{"image", "1.png", img}, part{"image", "2.png", img})
+		res, err := http.Post(ts.URL+"/v1/predict", ct, strings.NewReader(string(body)))
+		if err != nil {
+			second <- 0
+			return
+		}
+		res.Body.Close()
+		second <- res.StatusCode
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.batch.queue) < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	var got errorBody
-	res := post(t, ts.URL+"/v1/predict", ct, body, &got)
+	res := post(t, ts.URL+"/v1/predict", "image/png", img, &got)
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(got.Error, "overloaded") {
 		t.Errorf("HTTP %d %q (Retry-After %q), want 503 overloaded", res.StatusCode, got.Error, res.Header.Get("Retry-After"))
 	}
 	close(g.release)
 	if code := <-first; code != 200 {
 		t.Errorf("the request in the model: HTTP %d", code)
+	}
+	if code := <-second; code != 200 {
+		t.Errorf("the request in the queue: HTTP %d", code)
 	}
 }
 
@@ -259,8 +277,8 @@ func TestReloadFailure(t *testing.T) {
 	res, _ := http.Get(ts.URL + "/metrics")
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="error"}`) || strings.Contains(string(b), `gopherdl_model_reloads_total{result="error"} 0`) {
-		t.Errorf("/metrics counts no failed reload")
+	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="error"} 1`+"\n") {
+		t.Errorf("/metrics should count one failed reload (a checkpoint that failed is not tried again until it changes):\n%s", b)
 	}
 }
 
@@ -426,5 +444,13 @@ func TestReloadNow(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="ok"} 1`) {
 		t.Errorf("/metrics counts no reload")
+	}
+}
+
+// TestQueueHoldsTheLargestRequest: a queue shorter than the most images a request
+// may carry would answer such requests 503 forever; New refuses it.
+func TestQueueHoldsTheLargestRequest(t *testing.T) {
+	if _, err := New(Config{ModelDir: t.TempDir(), MaxQueue: 4, MaxFiles: 8}); err == nil || !strings.Contains(err.Error(), "max queue 4 is below max files 8") {
+		t.Errorf("New with MaxQueue < MaxFiles: %v", err)
 	}
 }

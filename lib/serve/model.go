@@ -104,7 +104,9 @@ func blankImage(m *train.Model) image.Image {
 func (s *Server) watch(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
-	failed := "" // the newest checkpoint that failed to load, logged once
+	// The newest checkpoint that failed to load, and when it was written: it is not
+	// tried again (nor logged again) until it changes.
+	failed, failedStamp := "", time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -116,13 +118,14 @@ func (s *Server) watch(ctx context.Context) {
 		if latest == "" || (latest == cur.path && stamp(latest).Equal(cur.stamp)) {
 			continue
 		}
+		if latest == failed && stamp(latest).Equal(failedStamp) {
+			continue
+		}
 		if err := s.reload(); err != nil {
 			s.mon.reloads.WithLabelValues("error").Inc()
-			if latest != failed {
-				s.log.Error("loading a newer checkpoint failed; still serving the previous one",
-					"checkpoint", filepath.Base(latest), "serving", cur.checkpoint, "err", err)
-				failed = latest
-			}
+			s.log.Error("loading a newer checkpoint failed; still serving the previous one",
+				"checkpoint", filepath.Base(latest), "serving", cur.checkpoint, "err", err)
+			failed, failedStamp = latest, stamp(latest)
 			continue
 		}
 		failed = ""

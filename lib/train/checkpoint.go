@@ -27,7 +27,8 @@ import (
 // checkpoint where a later run would read it. The newest KeepCheckpoints epochs are
 // kept, and the best one (lowest evaluation loss).
 
-// KeepCheckpoints is how many of the newest epoch checkpoints are kept.
+// KeepCheckpoints is how many of the newest epoch checkpoints are kept (at least 1:
+// the one just saved).
 var KeepCheckpoints = 2
 
 // StateFile is the name of the file describing a checkpoint, beside its variables.
@@ -58,7 +59,9 @@ func (st *state) shape() data.Shape {
 	return st.Shape
 }
 
-// Save writes the model's variables and state to dir/epoch-NNNN, atomically.
+// Save writes the model's variables and state to dir/epoch-NNNN, atomically, then
+// removes older epoch folders, keeping the newest KeepCheckpoints, the one just
+// written and the best epoch's.
 func (m *Model) Save(dir string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -105,10 +108,11 @@ func (m *Model) save(dir string) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return fmt.Errorf("saving checkpoint: %w", err)
 	}
+	// Pruning: a folder that cannot be removed now is removed by a later save.
 	epochs, _ := listEpochs(dir)
-	keep := epochs[max(len(epochs)-KeepCheckpoints, 0):]
+	keep := epochs[max(len(epochs)-max(KeepCheckpoints, 1), 0):]
 	for _, e := range epochs {
-		if !slices.Contains(keep, e) && e != epochDir(m.bestEpoch) {
+		if !slices.Contains(keep, e) && e != epochDir(m.bestEpoch) && e != epochDir(len(m.History)) {
 			os.RemoveAll(filepath.Join(dir, e))
 		}
 	}
@@ -202,9 +206,9 @@ func (m *Model) resume(dir string) error {
 	if len(st.History) <= len(m.History) {
 		return nil // the model is at this checkpoint already, or past it
 	}
-	if st.shape() != m.Shape || len(st.Classes) != len(m.Classes) {
-		return fmt.Errorf("resuming from %s: it holds a model of %s images in %d classes; the data has %s in %d classes (use another checkpoint folder)",
-			latest, st.shape(), len(st.Classes), m.Shape, len(m.Classes))
+	if st.shape() != m.Shape || !sameClasses(st.Classes, m.Classes) {
+		return fmt.Errorf("resuming from %s: it holds a model of %s images in the classes %v; the data has %s in %v (use another checkpoint folder)",
+			latest, st.shape(), st.Classes, m.Shape, m.Classes)
 	}
 	if st.Config.Normalize != m.Config.Normalize {
 		return fmt.Errorf("resuming from %s: it was trained with Normalize %v, this run asks for %v; the inputs would change meaning: set Normalize back, or use another checkpoint folder",
@@ -268,7 +272,9 @@ func Load(dir string, fn ...nn.ModelFn) (*Model, error) {
 }
 
 // LoadBest is Load for the checkpoint of the epoch with the lowest evaluation loss
-// (kept for early stopping), rather than the newest.
+// (kept for early stopping), rather than the newest. The model is a snapshot: its
+// Config.CheckpointDir is empty, so training it further does not write over the run's
+// later epochs (set a new folder to keep checkpoints).
 func LoadBest(dir string, fn ...nn.ModelFn) (*Model, error) {
 	latest := LatestCheckpoint(dir)
 	if latest == "" {
@@ -278,10 +284,16 @@ func LoadBest(dir string, fn ...nn.ModelFn) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.BestEpoch == 0 {
-		return loadFolder(dir, latest, fn)
+	folder := latest
+	if st.BestEpoch != 0 {
+		folder = filepath.Join(dir, epochDir(st.BestEpoch))
 	}
-	return loadFolder(dir, filepath.Join(dir, epochDir(st.BestEpoch)), fn)
+	m, err := loadFolder(dir, folder, fn)
+	if err != nil {
+		return nil, err
+	}
+	m.Config.CheckpointDir = ""
+	return m, nil
 }
 
 func loadFolder(dir, folder string, fns []nn.ModelFn) (*Model, error) {

@@ -1,10 +1,12 @@
-// Package train trains and evaluates a model the way the walkthrough does: SGD
+// Package train trains, evaluates and uses a model the way the walkthrough does: SGD
 // (with optional momentum and weight decay) on cross-entropy, a learning-rate
-// schedule stepped once per epoch (StepLR by default), mean train loss, test loss and
-// accuracy printed each epoch, a progress bar with rate and ETA, checkpoints written
-// atomically each epoch and resumed from, and a stop with a clear message when the
-// loss diverges.
+// schedule stepped once per epoch (StepLR by default), training loss and accuracy
+// and evaluation loss and accuracy printed each epoch (one line), a progress bar with
+// rate and ETA, checkpoints written atomically each epoch that keep the run's
+// settings and are resumed from, early stopping, a stop with a clear message when the
+// loss diverges, evaluation with every metric, prediction of images and files, and
+// saliency maps.
 //
 // It is built on GoMLX: its Trainer runs the steps, its checkpoint package saves the
-// variables, and NewBackend picks the pure-Go or XLA backend.
+// variables; lib/backend chooses the pure-Go or XLA backend.
 package train

@@ -103,7 +103,8 @@ func (m *Model) logProbs(d *data.Dataset, each func(idx int, logp []float32)) er
 }
 
 // batchLogProbs runs the inference graph on a batch (consuming its tensors) and
-// returns the log-probabilities of its len(b.Indices) real images.
+// returns the log-probabilities of its len(b.Indices) real images (all its images
+// when Indices is nil: a batch made by hand).
 func (m *Model) batchLogProbs(b data.Batch) ([]float32, error) {
 	defer b.Images.FinalizeAll()
 	defer b.Labels.FinalizeAll()
@@ -127,6 +128,9 @@ func (m *Model) batchLogProbs(b data.Batch) ([]float32, error) {
 		return nil, fmt.Errorf("the model's output is %s; want [batch, %d]: one score per class of %v (is it built for %d classes?)", out[0].Shape(), k, m.Classes, k)
 	}
 	logp := tensors.MustCopyFlatData[float32](out[0])
+	if b.Indices == nil {
+		return logp, nil
+	}
 	return logp[:len(b.Indices)*k], nil
 }
 
@@ -154,12 +158,12 @@ func (ev *Evaluation) MostConfidentlyWrong(n int) []int {
 		}
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return ev.Confidence[idx[a]] > ev.Confidence[idx[b]] })
-	return idx[:min(n, len(idx))]
+	return idx[:max(min(n, len(idx)), 0)]
 }
 
 // EvalStep runs the model on one batch, in inference mode, and returns the
 // log-probabilities of its images, n rows of len(Classes) values (n is the batch's
-// real images, len(b.Indices)): the body of a hand-written evaluation loop, as Step
+// real images, len(b.Indices), or all its rows when Indices is nil): the body of a hand-written evaluation loop, as Step
 // is of a training loop. The batch's tensors are consumed.
 func (m *Model) EvalStep(b data.Batch) (logp []float32, err error) {
 	err = m.guarded("evaluation step", func() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,15 +24,35 @@ import (
 // already done, and those found in Config.CheckpointDir, which it resumes from),
 // evaluating on evalDS after each epoch: the validation split when choosing settings,
 // or the test set when following the article. onEpoch, when given, is called after
-// each epoch with the history so far (for live curves).
+// each epoch with the history so far (for live curves); the model is free for it to
+// use (Evaluate, Predict, Save).
 //
 // It checks the data before training: at least two classes, images of every class to
 // train on, something to evaluate on. It stops early, keeping the last checkpoint,
 // when ctx is cancelled (ErrInterrupted), when the loss diverges (ErrDiverged), or
-// when Config.Patience epochs pass without a better evaluation loss. It installs no
+// when Config.Patience epochs pass without a better evaluation loss (a run stopped so
+// stays stopped: calling Fit again trains nothing; FitMore trains on). It installs no
 // signal handler: pass a context that Ctrl-C cancels (signal.NotifyContext, or
 // nb.Context in a notebook) to stop it from the keyboard.
-func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch ...func([]metrics.Epoch)) (history []metrics.Epoch, err error) {
+//
+// Other calls on the model (Predict from another goroutine, say) wait while an epoch
+// trains.
+func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch ...func([]metrics.Epoch)) ([]metrics.Epoch, error) {
+	return m.fit(ctx, trainDS, evalDS, 0, onEpoch)
+}
+
+// FitMore trains n more epochs than the model has done (after resuming from
+// Config.CheckpointDir, when that holds more), with the current Config otherwise:
+// Config.Epochs becomes the new total. It trains on after an early stop.
+func (m *Model) FitMore(ctx context.Context, n int, trainDS, evalDS *data.Dataset, onEpoch ...func([]metrics.Epoch)) ([]metrics.Epoch, error) {
+	if n <= 0 {
+		return m.History, fmt.Errorf("train.FitMore: %d more epochs: want > 0", n)
+	}
+	return m.fit(ctx, trainDS, evalDS, n, onEpoch)
+}
+
+// fit is Fit, or FitMore when more > 0.
+func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int, onEpoch []func([]metrics.Epoch)) (history []metrics.Epoch, err error) {
 	if trainDS == nil || evalDS == nil {
 		return m.History, fmt.Errorf("train.Fit: a training and an evaluation dataset are needed")
 	}
@@ -64,6 +85,9 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 			return m.History, err
 		}
 	}
+	if more > 0 {
+		m.Config.Epochs = len(m.History) + more
+	}
 	cfg := m.Config
 	if m.customSchedule && cfg.Schedule == nil {
 		return m.History, fmt.Errorf("this run used a custom schedule (a ScheduleFunc), which checkpoints cannot hold: set Config.Schedule again to continue it")
@@ -77,6 +101,13 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 		epochs = min(epochs, len(m.History)+quickEpochs)
 		quickNote = fmt.Sprintf("quick mode ($%s=1): at most %d more epochs, on %d training and %d evaluation images", QuickEnv, quickEpochs, trainDS.Len(), evalDS.Len())
 	}
+	if more == 0 && m.stoppedEarly() {
+		m.logf("this run stopped early after epoch %d (the best was epoch %d): nothing more to train; FitMore trains on\n", len(m.History), m.bestEpoch)
+		return m.History, nil
+	}
+	if len(m.History) >= epochs {
+		return m.History, nil
+	}
 	if m.Norm == nil && cfg.Normalize {
 		norm := data.ComputeNormalization(trainDS)
 		m.Norm = &norm
@@ -87,7 +118,7 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 	sched := cfg.schedule()
 	var bar *progress.Bar
 	if !cfg.Quiet {
-		bar = progress.New("", int64(trainDS.Len()), "images")
+		bar = progress.New(fmt.Sprintf("epoch %d/%d", len(m.History)+1, epochs), int64(trainDS.Len()), "images")
 	}
 	defer bar.Done()
 	say := func(line string) {
@@ -106,13 +137,19 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 			say(fmt.Sprintf("after epoch %d, continuing with %s", len(m.History), strings.Join(changes, ", ")))
 		}
 	}
-	for epoch := len(m.History); epoch < epochs; epoch++ {
+	first := len(m.History)
+	for epoch := first; epoch < epochs; epoch++ {
 		lr := sched.LR(epoch)
+		if lr <= 0 || math.IsNaN(lr) || math.IsInf(lr, 0) {
+			return m.History, fmt.Errorf("epoch %d: the schedule gives the learning rate %g: want a finite value > 0", epoch+1, lr)
+		}
 		if err := m.setLR(lr); err != nil {
 			return m.History, err
 		}
 		loader.SetEpoch(epoch)
-		bar.Restart(fmt.Sprintf("epoch %d/%d", epoch+1, epochs), int64(trainDS.Len()))
+		if epoch > first {
+			bar.Restart(fmt.Sprintf("epoch %d/%d", epoch+1, epochs), int64(trainDS.Len()))
+		}
 		start := time.Now()
 		lossSum, accSum, seen, step := 0.0, 0.0, 0, 0
 		for b, err := range loader.Batches() {
@@ -161,10 +198,10 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 				return m.History, err
 			}
 		}
-		for _, f := range onEpoch {
-			f(m.History)
+		if err := m.unlockedCallbacks(onEpoch); err != nil {
+			return m.History, err
 		}
-		if cfg.Patience > 0 && e.Epoch-m.bestEpoch >= cfg.Patience {
+		if more == 0 && m.stoppedEarly() {
 			best := m.History[m.bestEpoch-1]
 			say(fmt.Sprintf("early stop: the %s loss has not improved for %d epochs; the best was epoch %d (%s)",
 				metrics.EvalLabel(m.History), cfg.Patience, best.Epoch, progress.Number(best.EvalLoss)))
@@ -174,14 +211,29 @@ func (m *Model) Fit(ctx context.Context, trainDS, evalDS *data.Dataset, onEpoch 
 	return m.History, nil
 }
 
-// FitMore trains n more epochs than the model has done, with the current Config
-// otherwise: Fit with Config.Epochs raised to len(History)+n.
-func (m *Model) FitMore(ctx context.Context, n int, trainDS, evalDS *data.Dataset, onEpoch ...func([]metrics.Epoch)) ([]metrics.Epoch, error) {
-	if n <= 0 {
-		return m.History, fmt.Errorf("train.FitMore: %d more epochs: want > 0", n)
+// stoppedEarly reports whether Config.Patience epochs have passed since the best one.
+func (m *Model) stoppedEarly() bool {
+	return m.Config.Patience > 0 && m.bestEpoch > 0 && len(m.History)-m.bestEpoch >= m.Config.Patience
+}
+
+// unlockedCallbacks calls Fit's callbacks with the model unlocked (they may use it),
+// turning a panic in one into an error.
+func (m *Model) unlockedCallbacks(fs []func([]metrics.Epoch)) (err error) {
+	if len(fs) == 0 {
+		return nil
 	}
-	m.Config.Epochs = len(m.History) + n
-	return m.Fit(ctx, trainDS, evalDS, onEpoch...)
+	h := slices.Clone(m.History)
+	m.mu.Unlock()
+	defer m.mu.Lock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = recovered(r, "an onEpoch function")
+		}
+	}()
+	for _, f := range fs {
+		f(h)
+	}
+	return nil
 }
 
 // epochLine is the one line printed per epoch.
@@ -190,20 +242,7 @@ func epochLine(e metrics.Epoch, epochs int) string {
 	return fmt.Sprintf("epoch %*d/%d  lr %-8.3g  train loss %s acc %5.1f%%  %s loss %s acc %5.1f%%  %s images/s",
 		w, e.Epoch, epochs, e.LR, progress.Number(e.TrainLoss), 100*e.TrainAccuracy,
 		metrics.EvalLabel([]metrics.Epoch{e}), progress.Number(e.EvalLoss), 100*e.EvalAccuracy,
-		thousands(e.TrainImagesPerSecond))
-}
-
-// thousands formats a rate as an integer with thousands separators.
-func thousands(x float64) string {
-	s := fmt.Sprintf("%.0f", x)
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+		progress.Thousands(int(math.Round(e.TrainImagesPerSecond))))
 }
 
 // check validates the hyperparameters.
@@ -260,6 +299,9 @@ func (m *Model) ensureTrainer() {
 	opt := SGD{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}
 	if m.trainer != nil && m.trainerOpt.Momentum == opt.Momentum && m.trainerOpt.WeightDecay == opt.WeightDecay {
 		return
+	}
+	if m.trainer != nil {
+		m.trainer.ResetComputationGraphs() // the old settings' compiled step
 	}
 	// The batch accuracy, besides the loss GoMLX's trainer reports by itself.
 	acc := metric.NewBaseMetric("accuracy", "acc", metric.AccuracyMetricType, metric.SparseCategoricalAccuracyGraph, nil)

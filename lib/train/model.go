@@ -32,7 +32,8 @@ type Config struct {
 	// Schedule, when set, replaces StepLR. StepLR, Cosine and Constant are saved with
 	// the checkpoints; a ScheduleFunc cannot be, and must be set again to continue.
 	Schedule Schedule `json:"-"`
-	// Seed fixes the initial weights and the shuffling: a run repeats on one backend.
+	// Seed fixes the initial weights (as New found it) and the shuffling: a run
+	// repeats on one backend.
 	Seed uint64 `json:"seed"`
 	// Normalize standardises each channel with the training set's mean and std.
 	Normalize bool `json:"normalize"`
@@ -120,8 +121,8 @@ var ErrDiverged = errors.New("training diverged")
 // ErrInterrupted is returned (wrapped) by Fit when its context is cancelled.
 var ErrInterrupted = errors.New("training interrupted")
 
-// ErrNotReady is returned (wrapped) by Predict and Saliency on a model that has
-// neither trained nor been loaded, so knows no classes or input shape.
+// ErrNotReady is returned (wrapped) by Predict, SaliencyImage, EvalStep and Save on a
+// model that has neither trained nor been loaded, so knows no classes or input shape.
 var ErrNotReady = errors.New("the model has not been trained or loaded")
 
 // compute returns the model's backend, choosing the default on first use.
@@ -163,7 +164,24 @@ func (m *Model) bind(d *data.Dataset) error {
 		return fmt.Errorf("dataset %q has %s images in %d classes; the model takes %s in %d classes",
 			d.Name, d.Shape(), len(d.Classes), m.Shape, len(m.Classes))
 	}
+	if !sameClasses(d.Classes, m.Classes) {
+		return fmt.Errorf("dataset %q has the classes %v; the model was trained on %v: the labels would not mean the same", d.Name, d.Classes, m.Classes)
+	}
 	return nil
+}
+
+// sameClasses compares class lists in order, as file names (data.SafeName): a
+// folder written by data.SaveFolder has "T-shirt_top" for "T-shirt/top".
+func sameClasses(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if data.SafeName(a[i]) != data.SafeName(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // recovered turns a panic of GoMLX's graph building into an error of what, keeping
