@@ -63,7 +63,9 @@ fi
 # GoNB, goimports and gopls at pinned versions.
 say "installing GoNB, goimports and gopls (kernel/tools/go.mod) into $bin"
 mkdir -p "$bin"
-(cd "$repo/kernel/tools" && GOBIN="$bin" GOFLAGS=-mod=mod go install tool)
+# GoNB reports the Go version it was built with to Jupyter: build it as the cells
+# are built (GOEXPERIMENT=simd), so every notebook records the same one.
+(cd "$repo/kernel/tools" && GOBIN="$bin" GOFLAGS=-mod=mod GOEXPERIMENT=simd go install tool)
 
 # The kernelspec: GoNB's own install, then renamed and given this project's environment.
 tmpdata=$(mktemp -d)
@@ -119,6 +121,8 @@ import (
 func main() {}
 GO
 (cd "$repo" && GOEXPERIMENT=simd go build -o /dev/null "$warm/main.go")
+# Notebook 6 builds the model server: warm its build too.
+(cd "$repo" && GOEXPERIMENT=simd go build -o /dev/null ./cmd/serve)
 rm -rf "$warm"
 
 say "kernel \"Go (gopherdl)\" installed:"
