@@ -57,21 +57,10 @@ func TestTrainStepStress(t *testing.T) {
 							bt.Labels.FinalizeAll()
 							break
 						}
-						finished := make(chan error, 1)
-						go func() {
+						withinAMinute(t, fmt.Sprintf("step %d", done+1), func() error {
 							_, err := m.Step(bt)
-							finished <- err
-						}()
-						select {
-						case err := <-finished:
-							if err != nil {
-								t.Fatal(err)
-							}
-						case <-time.After(time.Minute):
-							buf := make([]byte, 1<<22)
-							buf = buf[:runtime.Stack(buf, true)]
-							t.Fatalf("step %d did not finish in a minute (deadlock?); goroutines:\n%s", done+1, buf)
-						}
+							return err
+						})
 						done++
 					}
 				}
@@ -107,24 +96,13 @@ func TestConcurrentProductsStress(t *testing.T) {
 			})
 			x := tensors.FromShape(shapes.Make(dtypes.Float32, 192, 192))
 			for i := range steps {
-				finished := make(chan error, 1)
-				go func() {
+				withinAMinute(t, fmt.Sprintf("run %d", i+1), func() error {
 					out, err := exec.Exec(x)
 					if err == nil {
 						out[0].FinalizeAll()
 					}
-					finished <- err
-				}()
-				select {
-				case err := <-finished:
-					if err != nil {
-						t.Fatal(err)
-					}
-				case <-time.After(time.Minute):
-					buf := make([]byte, 1<<22)
-					buf = buf[:runtime.Stack(buf, true)]
-					t.Fatalf("run %d did not finish in a minute (deadlock?); goroutines:\n%s", i+1, buf)
-				}
+					return err
+				})
 			}
 		})
 	}
@@ -136,4 +114,22 @@ func stressSteps(def int) int {
 		return n
 	}
 	return def
+}
+
+// withinAMinute runs f and fails the test with f's error, or with every goroutine's
+// stack when f has not returned after a minute (a deadlock).
+func withinAMinute(t *testing.T, what string, f func() error) {
+	t.Helper()
+	finished := make(chan error, 1)
+	go func() { finished <- f() }()
+	select {
+	case err := <-finished:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		buf := make([]byte, 1<<22)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("%s did not finish in a minute (deadlock?); goroutines:\n%s", what, buf)
+	}
 }

@@ -3,12 +3,10 @@ package plot
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -76,13 +74,7 @@ func Explanation(title string, img, saliency image.Image, classes []string, prob
 	height := max(5*vg.Centimeter, vg.Length(k)*7*vg.Millimeter+2*vg.Centimeter)
 	top := 9 * vg.Millimeter
 	return &Figure{Width: vg.Length(len(pics))*pic + barWidth, Height: height + top, draw: func(dc draw.Canvas) {
-		dc.SetColor(white)
-		dc.Fill(dc.Rectangle.Path())
-		if title != "" {
-			sty := text.Style{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YTop}
-			sty.Font.Size = vg.Points(12)
-			dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y - 2*vg.Millimeter}, title)
-		}
+		whiteWithTitle(dc, title)
 		area := draw.Crop(dc, 0, 0, 0, -top)
 		for i, p := range pics {
 			x := area.Min.X + vg.Length(i)*pic

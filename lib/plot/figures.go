@@ -361,6 +361,17 @@ func ClassScores(r metrics.Report) (*Figure, error) {
 	}}, nil
 }
 
+// whiteWithTitle fills dc white and, when title is set, writes it centred at the top.
+func whiteWithTitle(dc draw.Canvas, title string) {
+	dc.SetColor(white)
+	dc.Fill(dc.Rectangle.Path())
+	if title != "" {
+		sty := text.Style{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YTop}
+		sty.Font.Size = vg.Points(12)
+		dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y - 2*vg.Millimeter}, title)
+	}
+}
+
 // Tile is one image of a grid: its caption (one or more lines) and whether to mark
 // it as wrong.
 type Tile struct {
@@ -412,13 +423,7 @@ func ImageGrid(title string, tiles []Tile, cols int) (*Figure, error) {
 	tile := 3.2 * vg.Centimeter
 	caption := vg.Length(captionLines) * 3.5 * vg.Millimeter
 	return &Figure{Width: vg.Length(cols) * tile, Height: vg.Length(rows)*(tile+caption) + 10*vg.Millimeter, draw: func(dc draw.Canvas) {
-		dc.SetColor(white)
-		dc.Fill(dc.Rectangle.Path())
-		if title != "" {
-			sty := text.Style{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YTop}
-			sty.Font.Size = vg.Points(12)
-			dc.FillText(sty, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y - 2*vg.Millimeter}, title)
-		}
+		whiteWithTitle(dc, title)
 		inner := draw.Crop(dc, 0, 0, 0, -9*vg.Millimeter)
 		canvases := plot.Align(plots, draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 2, PadY: vg.Millimeter * 2}, inner)
 		for r := range plots {
