@@ -47,6 +47,8 @@ type Config struct {
 
 	// beforeBatch, when set (tests), runs before each model call.
 	beforeBatch func(n int)
+	// beforeExplain, when set (tests), runs before each saliency map, in its slot.
+	beforeExplain func()
 }
 
 // Defaults of Config's zero values.

@@ -17,7 +17,9 @@
 // Concurrent predictions are batched: images queued while the model is busy, or
 // arriving within Config.MaxWait while other requests are still being read, go
 // through the model together (at most Config.MaxBatch, cut to a power of two, as the
-// model pads batches to one), in one train.Model.PredictBatch call.
+// model pads batches to one), in one train.Model.PredictBatch call. An explanation's
+// classes go through the same batches; its saliency map (a forward and a backward
+// pass) is computed outside them, at most GOMAXPROCS at once: the others wait.
 //
 // The server watches the checkpoint folder (every Config.Poll) and, when a newer
 // epoch appears (a notebook or cmd/walkthrough trained more), loads it, warms it up

@@ -202,6 +202,22 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := res[0].model
+	// A saliency map is a forward and a backward pass outside the batcher: at most
+	// GOMAXPROCS at once, the others wait their turn (or their request ends), so a
+	// flood of explanations cannot take the memory and cores of the predictions.
+	select {
+	case s.explains <- struct{}{}:
+	case <-r.Context().Done():
+		writeError(w, r, http.StatusServiceUnavailable, "the request ended while waiting for the model: %v", r.Context().Err())
+		return
+	case <-s.stop:
+		writeError(w, r, http.StatusServiceUnavailable, "%v", errShuttingDown)
+		return
+	}
+	defer func() { <-s.explains }()
+	if s.cfg.beforeExplain != nil {
+		s.cfg.beforeExplain()
+	}
 	sal, pred, err := l.model.SaliencyImage(ups[0].img)
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, "%v", err)

@@ -454,3 +454,54 @@ func TestQueueHoldsTheLargestRequest(t *testing.T) {
 		t.Errorf("New with MaxQueue < MaxFiles: %v", err)
 	}
 }
+
+// TestExplainsBounded: saliency maps run outside the batcher, so they have their own
+// bound: with every slot taken, further explanations wait their turn instead of all
+// running at once, and each is answered once a slot frees.
+func TestExplainsBounded(t *testing.T) {
+	var mu sync.Mutex
+	inside, most := 0, 0
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	hook := func() {
+		mu.Lock()
+		inside++
+		most = max(most, inside)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inside--
+		mu.Unlock()
+	}
+	s, ts, _ := newServer(t, Config{beforeExplain: hook})
+	t.Cleanup(free) // registered after the server's, so it runs first: no handler left blocked
+	slots := cap(s.explains)
+	img := pngOf(t, 3)
+	n := slots + 3
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			res, err := http.Post(ts.URL+"/v1/explain", "image/png", strings.NewReader(string(img)))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	waitFor(t, 10*time.Second, "every slot taken", func() bool { mu.Lock(); defer mu.Unlock(); return inside >= slots })
+	time.Sleep(200 * time.Millisecond) // room for the others to get in, were they not bounded
+	mu.Lock()
+	if most != slots {
+		t.Errorf("%d saliency maps computed at once, want at most %d (the slots)", most, slots)
+	}
+	mu.Unlock()
+	free()
+	for range n {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("an explanation: HTTP %d, want 200 once a slot frees", code)
+		}
+	}
+}

@@ -25,6 +25,7 @@ type Server struct {
 	mon      *monitor
 	batch    *batcher
 	decode   chan struct{} // bounds the images decoded at once (their memory)
+	explains chan struct{} // bounds the saliency maps computed at once
 	handler  http.Handler
 	draining atomic.Bool
 
@@ -50,7 +51,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	s := &Server{cfg: cfg, ckptDir: dir, log: cfg.Logger, stop: make(chan struct{}),
-		decode: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+		decode: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), explains: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.batch = &batcher{queue: make(chan *job, cfg.MaxQueue), maxBatch: cfg.MaxBatch, maxWait: cfg.MaxWait,
 		model: s.model.Load, beforeBatch: cfg.beforeBatch, stopped: s.stop}
 	s.mon = newMetrics(cfg.MaxBatch, func() float64 { return float64(len(s.batch.queue)) })
