@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.DefaultTop, "top", serve.DefaultTop, "classes listed when a request has no ?top=")
 	fs.DurationVar(&cfg.Poll, "poll", serve.DefaultPoll, "how often to look for a newer checkpoint (0: never)")
 	fs.DurationVar(&t.Drain, "drain", 30*time.Second, "at SIGTERM, how long requests in flight may take to finish")
+	fs.DurationVar(&t.NotReady, "not-ready", 0, "at SIGTERM, how long to keep answering with /readyz at 503 before closing the port (behind a load balancer: a few of its readiness polls)")
 	fs.DurationVar(&t.Read, "read-timeout", 30*time.Second, "longest time to read a request, body included")
 	fs.DurationVar(&t.Write, "write-timeout", 60*time.Second, "longest time from a request's headers to the end of its answer")
 	fs.DurationVar(&t.Idle, "idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")

@@ -505,3 +505,62 @@ func TestExplainsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestNotReadyBeforeClosing: with Timeouts.NotReady, a shutdown first turns /readyz
+// to 503 while predictions are still answered on new connections (what a load
+// balancer needs to stop sending traffic), and only then closes the port.
+func TestNotReadyBeforeClosing(t *testing.T) {
+	s, err := New(Config{ModelDir: testModelDir, Poll: -1, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	const notReady = 1500 * time.Millisecond
+	go func() { served <- s.Serve(ctx, ln, Timeouts{NotReady: notReady}) }()
+	url := "http://" + ln.Addr().String()
+	waitFor(t, 5*time.Second, "the server to answer", func() bool {
+		res, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	cancel() // SIGTERM
+	start := time.Now()
+	waitFor(t, notReady/2, "/readyz to turn 503", func() bool { return s.draining.Load() })
+	// New connections, not kept-alive ones: the port is still open.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := client.Get(url + "/readyz")
+	if err != nil {
+		t.Fatalf("/readyz during the not-ready period: %v (the port closed already)", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the not-ready period: HTTP %d, want 503", res.StatusCode)
+	}
+	res, err = client.Post(url+"/v1/predict", "image/png", strings.NewReader(string(pngOf(t, 0))))
+	if err != nil {
+		t.Fatalf("a prediction during the not-ready period: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("a prediction during the not-ready period: HTTP %d, want 200", res.StatusCode)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if took := time.Since(start); took < notReady {
+		t.Errorf("Serve returned %v after the shutdown began, before NotReady (%v) ran out", took, notReady)
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Errorf("the port still accepts connections after Serve returned")
+	}
+}

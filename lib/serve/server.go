@@ -116,6 +116,11 @@ type Timeouts struct {
 	Write      time.Duration // from the end of the headers to the end of the answer (default 60s)
 	Idle       time.Duration // a kept-alive connection waiting for its next request (default 120s)
 	Drain      time.Duration // at shutdown, for the requests in flight to finish (default 30s)
+	// NotReady is how long, at shutdown, the server keeps answering while /readyz
+	// reports 503, before it stops accepting connections (default 0): behind a load
+	// balancer that polls readiness, set it to a few polling periods so that no new
+	// request meets a closed port.
+	NotReady time.Duration
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -142,9 +147,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, t Timeouts) er
 	return s.Serve(ctx, ln, t)
 }
 
-// Serve answers requests on ln until ctx ends (cancel it on SIGTERM). Then it stops
-// accepting connections, reports not ready, waits up to t.Drain for the requests in
-// flight to finish, and returns nil once they all have (an error when some were cut).
+// Serve answers requests on ln until ctx ends (cancel it on SIGTERM). Then it reports
+// not ready, keeps answering for t.NotReady, stops accepting connections, waits up to
+// t.Drain for the requests in flight to finish, and returns nil once they all have
+// (an error when some were cut).
 func (s *Server) Serve(ctx context.Context, ln net.Listener, t Timeouts) error {
 	t = t.withDefaults()
 	srv := &http.Server{
@@ -165,6 +171,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, t Timeouts) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	if t.NotReady > 0 {
+		s.log.Info("shutting down: not ready, still answering", "for", t.NotReady.String())
+		select {
+		case <-time.After(t.NotReady):
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	s.log.Info("shutting down: draining requests in flight", "timeout", t.Drain.String())
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(context.Background(), t.Drain)
