@@ -7,14 +7,17 @@ that their outputs can be trusted.
 
 Each cell gets at most --timeout seconds. A cell that errors stops the run with the
 notebook, the cell number and the error text, and exit status 1. Executed copies go
-to --out (default out/notebooks), or back into the notebooks with --inplace (written
-atomically). GOPHERDL_QUICK=1 is set for the kernel (fewer images and epochs) unless
---full is given.
+to --out (default out/notebooks), and the notebooks run there too: what their cells
+write (checkpoints, image folders, the server's files) lands in --out, never beside
+the notebooks, where a learner's own checkpoints are. With --inplace the notebooks
+run in their own folder and their outputs are written back into them (atomically).
+GOPHERDL_QUICK=1 is set for the kernel (fewer images and epochs) unless --full is
+given.
 
 Every executed notebook is then checked (see check_notebook), and --check runs the
 same checks on the outputs saved in the notebooks, without a kernel: a notebook's
 saved outputs are what a reader sees. After each run, a process that a cell started
-in the notebook's folder (a server in the background) and that still runs once the
+in the folder the notebook ran in (a server in the background) and that still runs once the
 kernel has stopped fails the run, passed or not, and is stopped with SIGTERM (Linux). Problems are reported as
 
     FAIL notebooks/01-data.ipynb cell 10 (code cell 5): draws a figure but saved none
@@ -249,20 +252,29 @@ def leftover_processes(folder, before, grace=15.0):
         time.sleep(0.5)
 
 
+def run_folder(path, args):
+    """The folder a notebook runs in: its own with --inplace (a full run whose
+    outputs are committed), else --out, so that a test run never writes over what a
+    learner's runs left beside the notebooks (their checkpoints)."""
+    if args.inplace:
+        return os.path.dirname(os.path.abspath(path))
+    return os.path.abspath(args.out)
+
+
 def run(path, args):
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    os.makedirs(args.out, exist_ok=True)
+    folder = run_folder(path, args)
     client = NotebookClient(nb, timeout=args.timeout, kernel_name=args.kernel,
-                            resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
+                            resources={"metadata": {"path": folder}})
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     start = time.time()
     failed = None
     log_path = os.path.join(args.out, os.path.basename(path) + ".kernel.log")
-    os.makedirs(args.out, exist_ok=True)
-    folder = os.path.dirname(os.path.abspath(path))
     already = processes_in(folder)
     try:
         with open(log_path, "w") as log:  # the kernel's own log, out of the way
