@@ -65,11 +65,11 @@ TEST_JUPYTER := $(abspath $(OUT))/test-jupyter
 test-notebooks: check-go check-notebooks
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) GOPHERDL_HOME=$(abspath $(OUT))/test-gopherdl kernel/install.sh
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/test_kernel.py
-	@mkdir -p $(OUT) && touch $(OUT)/notebooks.started
+	@rm -rf $(OUT)/notebooks && mkdir -p $(OUT)/notebooks && touch $(OUT)/notebooks.started
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/run_notebook.py --out $(OUT)/notebooks notebooks/*.ipynb
 	@# The notebooks ran in $(OUT)/notebooks: nothing beside them (a learner's checkpoints) was written.
-	@changed=$$(find notebooks -newer $(OUT)/notebooks.started | sed 1q); if [ -n "$$changed" ]; then \
-		echo "FAIL the notebook test wrote into notebooks/ (it must run in $(OUT)/notebooks): $$changed"; exit 1; fi
+	@changed=$$(find notebooks -newer $(OUT)/notebooks.started | sed 10q); if [ -n "$$changed" ]; then \
+		echo "FAIL notebooks/ changed during the notebook test (it runs in $(OUT)/notebooks):"; echo "$$changed"; exit 1; fi
 
 # Side by side with PyTorch (Debian: apt-get install python3-torch; skipped with a
 # message when torch is missing).

@@ -9,7 +9,9 @@ Each cell gets at most --timeout seconds. A cell that errors stops the run with 
 notebook, the cell number and the error text, and exit status 1. Executed copies go
 to --out (default out/notebooks), and the notebooks run there too: what their cells
 write (checkpoints, image folders, the server's files) lands in --out, never beside
-the notebooks, where a learner's own checkpoints are. With --inplace the notebooks
+the notebooks, where a learner's own checkpoints are. Keep --out inside the
+repository for 06-deploy, which builds cmd/serve from the folder it runs in (the
+default is). With --inplace the notebooks
 run in their own folder and their outputs are written back into them (atomically).
 GOPHERDL_QUICK=1 is set for the kernel (fewer images and epochs) unless --full is
 given.

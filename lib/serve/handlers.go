@@ -214,11 +214,13 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "%v", errShuttingDown)
 		return
 	}
-	defer func() { <-s.explains }()
-	if s.cfg.beforeExplain != nil {
-		s.cfg.beforeExplain()
-	}
-	sal, pred, err := l.model.SaliencyImage(ups[0].img)
+	sal, pred, err := func() ([]float32, int, error) {
+		defer func() { <-s.explains }() // the slot is the computation's, not the answer's
+		if s.cfg.beforeExplain != nil {
+			s.cfg.beforeExplain()
+		}
+		return l.model.SaliencyImage(ups[0].img)
+	}()
 	if err != nil {
 		writeError(w, r, http.StatusInternalServerError, "%v", err)
 		return

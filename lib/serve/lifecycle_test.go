@@ -522,7 +522,7 @@ func TestNotReadyBeforeClosing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	const notReady = 1500 * time.Millisecond
+	const notReady = 3 * time.Second
 	go func() { served <- s.Serve(ctx, ln, Timeouts{NotReady: notReady}) }()
 	url := "http://" + ln.Addr().String()
 	waitFor(t, 5*time.Second, "the server to answer", func() bool {
