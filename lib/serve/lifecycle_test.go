@@ -51,6 +51,32 @@ func (g *gate) calls() []int {
 	return append([]int(nil), g.sizes...)
 }
 
+// listening starts a Server on the test model (no polling; logs discarded unless
+// cfg.Logger is set) and serves it on a loopback port with timeouts t until cancel
+// is called; served receives what Serve returned. The server is closed when the test
+// ends.
+func listening(t *testing.T, cfg Config, tm Timeouts) (s *Server, addr string, cancel context.CancelFunc, served <-chan error) {
+	t.Helper()
+	cfg.ModelDir, cfg.Poll = testModelDir, -1
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, tm) }()
+	return s, ln.Addr().String(), cancel, done
+}
+
 // waitFor polls cond for up to d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -287,20 +313,9 @@ func TestReloadFailure(t *testing.T) {
 func TestGracefulDrain(t *testing.T) {
 	g := newGate()
 	logs := &syncBuffer{}
-	s, err := New(Config{ModelDir: testModelDir, Poll: -1, beforeBatch: g.hook, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln, Timeouts{Drain: 20 * time.Second}) }()
-	url := "http://" + ln.Addr().String()
+	s, addr, cancel, served := listening(t, Config{beforeBatch: g.hook, Logger: slog.New(slog.NewJSONHandler(logs, nil))},
+		Timeouts{Drain: 20 * time.Second})
+	url := "http://" + addr
 
 	type answer struct {
 		code int
@@ -323,7 +338,7 @@ func TestGracefulDrain(t *testing.T) {
 	<-g.entered // the request is in the model
 	cancel()    // SIGTERM
 	waitFor(t, 5*time.Second, "the drain to start", func() bool { return strings.Contains(logs.String(), "draining") })
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Errorf("new connections are still accepted while draining")
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -361,26 +376,14 @@ func TestReadyzWhileDraining(t *testing.T) {
 // TestTimeouts: a client that stops sending its headers, or keeps an idle
 // connection, is cut off by the http.Server's timeouts.
 func TestTimeouts(t *testing.T) {
-	s, err := New(Config{ModelDir: testModelDir, Poll: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- s.Serve(ctx, ln, Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond})
-	}()
+	_, addr, cancel, served := listening(t, Config{},
+		Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond})
 	defer func() {
 		cancel()
 		<-served
 	}()
 	closedWithin := func(what, send string, d time.Duration) {
-		conn, err := net.Dial("tcp", ln.Addr().String())
+		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -510,21 +513,9 @@ func TestExplainsBounded(t *testing.T) {
 // to 503 while predictions are still answered on new connections (what a load
 // balancer needs to stop sending traffic), and only then closes the port.
 func TestNotReadyBeforeClosing(t *testing.T) {
-	s, err := New(Config{ModelDir: testModelDir, Poll: -1, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	served := make(chan error, 1)
 	const notReady = 3 * time.Second
-	go func() { served <- s.Serve(ctx, ln, Timeouts{NotReady: notReady}) }()
-	url := "http://" + ln.Addr().String()
+	s, addr, cancel, served := listening(t, Config{}, Timeouts{NotReady: notReady})
+	url := "http://" + addr
 	waitFor(t, 5*time.Second, "the server to answer", func() bool {
 		res, err := http.Get(url + "/readyz")
 		if err != nil {
@@ -560,7 +551,7 @@ func TestNotReadyBeforeClosing(t *testing.T) {
 	if took := time.Since(start); took < notReady {
 		t.Errorf("Serve returned %v after the shutdown began, before NotReady (%v) ran out", took, notReady)
 	}
-	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Errorf("the port still accepts connections after Serve returned")
 	}
 }
