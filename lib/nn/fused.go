@@ -47,7 +47,8 @@ func withGradient(inputs []*graph.Node, fwd func(in []*graph.Node) *graph.Node,
 // and copies x's through an identity transpose. GoMLX's nn.Dense, through the Go
 // backend's FusedDense and FusedDenseVJP (compute v0.1.14), measured no faster in
 // the article's CNN: the training step's CPU time 6 to 9 % higher on 3x32x32, and
-// no lower on 1x28x28 (three alternating runs of BenchmarkStep, AMD EPYC, 2 cores).
+// no lower on 1x28x28 (three alternating runs of the training-step benchmark,
+// now lib/train's BenchmarkTrainStep; AMD EPYC, 2 cores).
 func linearFused(x, weights, biases *graph.Node) *graph.Node {
 	out := biases.Shape().Dimensions[0]
 	var xs, ws *graph.Node
