@@ -67,7 +67,7 @@ test-notebooks: check-go check-notebooks
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/test_kernel.py
 	@rm -rf $(OUT)/notebooks && mkdir -p $(OUT)/notebooks && touch $(OUT)/notebooks.started
 	JUPYTER_DATA_DIR=$(TEST_JUPYTER) /usr/bin/python3 kernel/run_notebook.py --out $(OUT)/notebooks notebooks/*.ipynb
-	@# The notebooks ran in $(OUT)/notebooks: nothing beside them (a learner's checkpoints) was written.
+	@# The notebooks ran in $(OUT)/notebooks: nothing under notebooks/ (a learner's checkpoints) may change.
 	@changed=$$(find notebooks -newer $(OUT)/notebooks.started | sed 10q); if [ -n "$$changed" ]; then \
 		echo "FAIL notebooks/ changed during the notebook test (it runs in $(OUT)/notebooks):"; echo "$$changed"; exit 1; fi
 
@@ -80,7 +80,7 @@ bench: check-go
 # API on /v1/predict, metrics on /metrics. Ctrl-C drains and stops it.
 ADDR ?= 127.0.0.1:8080
 serve: check-go
-	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (about a minute)"; exit 1; }
+	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (a minute or two)"; exit 1; }
 	$(GO) run ./cmd/serve -model $(OUT)/demo -addr $(ADDR)
 
 # The model server under load on loopback: 32 clients for 20 s with batching on, then

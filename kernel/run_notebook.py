@@ -153,7 +153,7 @@ def check_notebook(nb, quick_run=False):
                 if kind == "error":
                     problem("saved an error: %s" % text.strip().splitlines()[0][:300] if text.strip() else "saved an error")
                     continue
-                if kind == "html" and NB_ERROR_BOX in _text(out.get("data", {}).get("text/html")):
+                if kind == "html" and is_error_output(out):
                     problem("saved an error box: %s" % " ".join(text.split())[:300])
                 t = PANIC.search(text)
                 if t:
@@ -205,14 +205,14 @@ def check_file(path):
     return not problems
 
 
+def is_error_output(out):
+    """An output that reports an error: a kernel error, or nb.Check's error box."""
+    return out.get("output_type") == "error" or NB_ERROR_BOX in _text(out.get("data", {}).get("text/html"))
+
+
 def cell_error_text(cell):
     """The error a cell produced: its error outputs, else its stderr."""
-    parts = []
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            parts.append("%s: %s\n%s" % (out.get("ename", ""), out.get("evalue", ""), "\n".join(out.get("traceback", []))))
-        elif NB_ERROR_BOX in _text(out.get("data", {}).get("text/html")):
-            parts.append(html_to_text(_text(out["data"]["text/html"])))
+    parts = [text for out in cell.get("outputs", []) if is_error_output(out) for _, text in output_texts(out)]
     if not parts:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
@@ -311,8 +311,7 @@ def run(path, args):
         bad = None
         for n, i in enumerate(code_cells, 1):
             cell = nb.cells[i]
-            if cell_error_text(cell) and any(o.get("output_type") == "error" or NB_ERROR_BOX in _text(o.get("data", {}).get("text/html"))
-                                             for o in cell.get("outputs", [])):
+            if any(is_error_output(o) for o in cell.get("outputs", [])):
                 bad = (n, i, cell)
                 break
         if bad is None:
