@@ -42,7 +42,7 @@ type batcher struct {
 	maxWait     time.Duration
 	arriving    atomic.Int64 // prediction requests being read and decoded
 	model       func() *loaded
-	observe     func(l *loaded, n int, took time.Duration, res [][]train.Prediction)
+	observe     func(n int, took time.Duration, res [][]train.Prediction)
 	beforeBatch func(n int)     // Config.beforeBatch
 	stopped     <-chan struct{} // closed by Server.Close
 }
@@ -82,13 +82,13 @@ func (b *batcher) submit(ctx context.Context, imgs []image.Image) ([]jobResult, 
 	return out, nil
 }
 
-// run computes batches until stop is closed.
+// run computes batches until the server closes (b.stopped).
 //
 // A batch that is not a power of two is cut down to the largest power of two it
 // holds, and the rest starts the next batch: the model pads a batch to a power of
 // two, so 17 images cost as much as 32, while 16 now and 1 with the next batch cost
 // 16 and a share of the next call.
-func (b *batcher) run(stop <-chan struct{}) {
+func (b *batcher) run() {
 	batch := make([]*job, 0, b.maxBatch)
 	var carry []*job
 	imgs := make([]image.Image, 0, b.maxBatch)
@@ -101,7 +101,7 @@ func (b *batcher) run(stop <-chan struct{}) {
 			select {
 			case j := <-b.queue:
 				batch = append(batch, j)
-			case <-stop:
+			case <-b.stopped:
 				return
 			}
 		}
@@ -124,7 +124,7 @@ func (b *batcher) run(stop <-chan struct{}) {
 				batch = append(batch, j)
 			case <-timer.C:
 				break fill
-			case <-stop:
+			case <-b.stopped:
 				// Finish the batch taken: its callers are waiting.
 				break fill
 			}
@@ -178,7 +178,7 @@ func (b *batcher) compute(batch []*job, imgs []image.Image) {
 		return
 	}
 	if b.observe != nil {
-		b.observe(l, len(imgs), took, preds)
+		b.observe(len(imgs), took, preds)
 	}
 	for i, j := range batch {
 		j.done <- jobResult{preds: preds[i], model: l}

@@ -142,15 +142,9 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, maxFiles int) 
 		writeError(w, r, herr.code, "%s", herr.msg)
 		return nil, nil, 0, false
 	}
-	shape := s.model.Load().model.Shape
-	imgs := make([]image.Image, len(ups))
+	imgs := make([]image.Image, len(ups)) // prepared for the model as they were decoded
 	for i, u := range ups {
-		prepared, err := prepare(u.img, shape)
-		if err != nil {
-			writeError(w, r, http.StatusBadRequest, "image %d: %v", i+1, err)
-			return nil, nil, 0, false
-		}
-		ups[i].img, imgs[i] = prepared, prepared
+		imgs[i] = u.img
 	}
 	s.batch.arriving.Add(-1)
 	arriving = false

@@ -72,7 +72,7 @@ func newMetrics(maxBatch int, queueLen func() float64) *monitor {
 }
 
 // setModel publishes the served model.
-func (m *monitor) setModel(l *loaded, dir string) {
+func (m *monitor) setModel(l *loaded) {
 	m.modelInfo.Reset()
 	m.modelInfo.WithLabelValues(l.checkpoint, l.path, l.model.Shape.String()).Set(1)
 	m.loadedAt.Set(float64(l.loadedAt.UnixNano()) / 1e9)
@@ -81,7 +81,7 @@ func (m *monitor) setModel(l *loaded, dir string) {
 }
 
 // observeBatch records one model call.
-func (m *monitor) observeBatch(l *loaded, n int, took time.Duration, preds [][]train.Prediction) {
+func (m *monitor) observeBatch(n int, took time.Duration, preds [][]train.Prediction) {
 	m.batchImages.Observe(float64(n))
 	m.batchTime.Observe(took.Seconds())
 	for _, p := range preds {

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"fmt"
 	"image"
 	"os"
@@ -56,7 +55,7 @@ func loadModel(dir string, maxBatch int) (*loaded, error) {
 	// One request batch is one graph call: Evaluate-style batching splits at
 	// Config.BatchSize and pads the last part to a power of two.
 	m.Config.BatchSize = max(maxBatch, 1)
-	name := fmt.Sprintf("epoch-%04d", len(m.History))
+	name := train.EpochDir(len(m.History))
 	blank := blankImage(m)
 	imgs := make([]image.Image, 0, maxBatch)
 	for n := 1; ; n *= 2 {
@@ -98,10 +97,10 @@ func blankImage(m *train.Model) image.Image {
 	return image.NewNRGBA(r)
 }
 
-// watch polls the checkpoint folder every s.cfg.Poll until ctx ends, and swaps in
+// watch polls the checkpoint folder every s.cfg.Poll until the server closes, and swaps in
 // its newest checkpoint when that is not the one served: a later epoch, or the same
 // epoch written again (a fresh run).
-func (s *Server) watch(ctx context.Context) {
+func (s *Server) watch() {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	// The newest checkpoint that failed to load, and when it was written: it is not
@@ -109,7 +108,7 @@ func (s *Server) watch(ctx context.Context) {
 	failed, failedStamp := "", time.Time{}
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.stop:
 			return
 		case <-t.C:
 		}
@@ -165,6 +164,6 @@ func (s *Server) reload() error {
 func (s *Server) swap(l *loaded) *loaded {
 	l.loadedAt = time.Now()
 	old := s.model.Swap(l)
-	s.mon.setModel(l, s.ckptDir)
+	s.mon.setModel(l)
 	return old
 }

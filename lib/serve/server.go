@@ -29,8 +29,7 @@ type Server struct {
 	handler  http.Handler
 	draining atomic.Bool
 
-	stop      chan struct{}
-	cancel    context.CancelFunc
+	stop      chan struct{} // closed by Close: ends the batcher and the watcher
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -64,18 +63,16 @@ func New(cfg Config) (*Server, error) {
 		"shape", l.model.Shape.String(), "load_seconds", l.loadTime.Seconds(),
 		"max_batch", cfg.MaxBatch, "max_wait", cfg.MaxWait.String())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.batch.run(s.stop)
+		s.batch.run()
 	}()
 	if cfg.Poll > 0 {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.watch(ctx)
+			s.watch()
 		}()
 	}
 	return s, nil
@@ -93,7 +90,6 @@ func (s *Server) Checkpoint() string { return s.model.Load().path }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
-		s.cancel()
 		close(s.stop)
 		s.wg.Wait()
 		// Answer what was still queued.

@@ -101,7 +101,7 @@ func (m *Model) save(dir string) error {
 	if err != nil {
 		return err
 	}
-	final := filepath.Join(dir, epochDir(len(m.History)))
+	final := filepath.Join(dir, EpochDir(len(m.History)))
 	if err := os.RemoveAll(final); err != nil {
 		return fmt.Errorf("saving checkpoint: %w", err)
 	}
@@ -112,7 +112,7 @@ func (m *Model) save(dir string) error {
 	epochs, _ := listEpochs(dir)
 	keep := epochs[max(len(epochs)-max(KeepCheckpoints, 1), 0):]
 	for _, e := range epochs {
-		if !slices.Contains(keep, e) && e != epochDir(m.bestEpoch) && e != epochDir(len(m.History)) {
+		if !slices.Contains(keep, e) && e != EpochDir(m.bestEpoch) && e != EpochDir(len(m.History)) {
 			os.RemoveAll(filepath.Join(dir, e))
 		}
 	}
@@ -131,7 +131,9 @@ func (m *Model) layers() ([]nn.Layer, error) {
 	return m.layerCache, nil
 }
 
-func epochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
+// EpochDir is the name of the folder of an epoch's checkpoint (1-based) inside a
+// checkpoint folder: "epoch-0007".
+func EpochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
 
 func listEpochs(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
@@ -286,7 +288,7 @@ func LoadBest(dir string, fn ...nn.ModelFn) (*Model, error) {
 	}
 	folder := latest
 	if st.BestEpoch != 0 {
-		folder = filepath.Join(dir, epochDir(st.BestEpoch))
+		folder = filepath.Join(dir, EpochDir(st.BestEpoch))
 	}
 	m, err := loadFolder(dir, folder, fn)
 	if err != nil {
