@@ -9,8 +9,8 @@ import (
 // that backend runs fastest; GoMLX's generic gradients are correct but slow there
 // (the DotGeneral gradient transposes its result back even when the permutation is
 // the identity, Max/ReduceMax gradients build their masks from two Sign ops each).
-// It also holds Linear's fused form and the slicing behind Patches. The gradients
-// are checked against float64 central differences in the tests.
+// It also holds Linear's fused form. The gradients are checked against float64
+// central differences in the tests.
 
 // withGradient returns fwd's result and makes reverse autodiff use vjp for it instead
 // of differentiating through fwd's ops.

@@ -182,9 +182,7 @@ func (m *Model) restore(folder string, st *state) error {
 	m.Classes, m.Shape, m.Norm, m.History, m.bestEpoch = st.Classes, st.shape(), st.Norm, st.History, st.BestEpoch
 	if m.bestEpoch == 0 { // a checkpoint of the first release
 		for _, e := range m.History {
-			if m.bestEpoch == 0 || e.EvalLoss < m.History[m.bestEpoch-1].EvalLoss {
-				m.bestEpoch = e.Epoch
-			}
+			m.noteBest(e)
 		}
 	}
 	_, m.customSchedule = st.Schedule.schedule()
@@ -241,7 +239,7 @@ func settingsChanges(old Config, oldSched *scheduleSpec, cfg Config) []string {
 	add("weight decay", old.WeightDecay, cfg.WeightDecay)
 	add("seed", old.Seed, cfg.Seed)
 	add("patience", old.Patience, cfg.Patience)
-	if a, b := oldSched, specOf(cfg.Schedule); !reflect.DeepEqual(a, b) && (a == nil || a.Kind != "func" || b == nil || b.Kind != "func") {
+	if a, b := oldSched, specOf(cfg.Schedule); !reflect.DeepEqual(a, b) {
 		out = append(out, fmt.Sprintf("schedule %s → %s", a, b))
 	} else if a == nil {
 		add("step size", old.StepSize, cfg.StepSize)
@@ -326,6 +324,7 @@ func loadFolder(dir, folder string, fns []nn.ModelFn) (*Model, error) {
 	cfg.Schedule, _ = st.Schedule.schedule()
 	cfg.CheckpointDir = dir
 	m := New(fn, cfg)
+	m.layerCache = st.Layers // checked against fn above (nil: summarised at the first save)
 	if err := m.restore(folder, st); err != nil {
 		return nil, err
 	}

@@ -140,7 +140,7 @@ func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int
 	first := len(m.History)
 	for epoch := first; epoch < epochs; epoch++ {
 		lr := sched.LR(epoch)
-		if lr <= 0 || math.IsNaN(lr) || math.IsInf(lr, 0) {
+		if !validLR(lr) {
 			return m.History, fmt.Errorf("epoch %d: the schedule gives the learning rate %g: want a finite value > 0", epoch+1, lr)
 		}
 		if err := m.setLR(lr); err != nil {
@@ -189,9 +189,7 @@ func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int
 			TrainImagesPerSecond: float64(seen) / trainSecs, Seconds: time.Since(start).Seconds()}
 		m.History = append(m.History, e)
 		m.ranWith, m.ranSchedule = &cfg, specOf(cfg.Schedule)
-		if m.bestEpoch == 0 || e.EvalLoss < m.History[m.bestEpoch-1].EvalLoss {
-			m.bestEpoch = e.Epoch
-		}
+		m.noteBest(e)
 		say(epochLine(e, epochs))
 		if cfg.CheckpointDir != "" {
 			if err := m.save(cfg.CheckpointDir); err != nil {
@@ -343,10 +341,21 @@ func (m *Model) step(b data.Batch) (lossValue, accuracy float64, err error) {
 	return lossValue, accuracy, err
 }
 
+// validLR says whether lr can be a learning rate: finite and > 0.
+func validLR(lr float64) bool { return lr > 0 && !math.IsInf(lr, 0) }
+
+// noteBest makes e the best epoch (the one LoadBest and early stopping keep) when
+// its evaluation loss is the lowest of m.History so far.
+func (m *Model) noteBest(e metrics.Epoch) {
+	if m.bestEpoch == 0 || e.EvalLoss < m.History[m.bestEpoch-1].EvalLoss {
+		m.bestEpoch = e.Epoch
+	}
+}
+
 // SetLearningRate sets the learning rate of the next steps (Fit sets it from the
 // schedule before each epoch; a hand-written loop may call it).
 func (m *Model) SetLearningRate(lr float64) error {
-	if lr <= 0 || math.IsNaN(lr) || math.IsInf(lr, 0) {
+	if !validLR(lr) {
 		return fmt.Errorf("learning rate %g: want a finite value > 0", lr)
 	}
 	m.mu.Lock()
