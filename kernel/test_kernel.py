@@ -80,12 +80,12 @@ def broken_claim_fails_the_run():
     work = tempfile.mkdtemp(prefix="gopherdl-claim-test-")
     try:
         cells = [
-            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": "%goworkfix"},
-            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+            {"cell_type": "code", "id": "workfix", "metadata": {}, "execution_count": None, "outputs": [], "source": "%goworkfix"},
+            {"cell_type": "code", "id": "claims", "metadata": {}, "execution_count": None, "outputs": [],
              "source": 'import "github.com/gopherdl/gopherdl/lib/nb"\n\n%%\n'
                        'nb.Claim("the loss falls", true, "before", 2.3026, "after", 1.9)\n'
                        'nb.Claim("momentum beats plain SGD", 0.81 > 0.83, "momentum", 0.81, "SGD", 0.83)'},
-            {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": '%%\nfmt.Println("the next cell ran")'},
+            {"cell_type": "code", "id": "after", "metadata": {}, "execution_count": None, "outputs": [], "source": '%%\nfmt.Println("the next cell ran")'},
         ]
         path = os.path.join(work, "claims.ipynb")
         with open(path, "w") as f:
