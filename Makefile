@@ -38,7 +38,7 @@ test-go: check-go
 # most FUZZMINIMIZE: Go's default (60 s) stalls a short run while it minimises.
 FUZZTIME ?= 15s
 FUZZMINIMIZE ?= 2s
-FUZZ = $(GO) test ./lib/data -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -fuzz
+FUZZ = $(GO) test ./lib/data/formats -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -fuzz
 fuzz: check-go
 	$(FUZZ) '^FuzzReadIDXImages$$'
 	$(FUZZ) '^FuzzReadIDXLabels$$'

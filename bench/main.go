@@ -27,8 +27,8 @@ import (
 
 	backendpkg "github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
@@ -76,12 +76,11 @@ func goSide(shape string, batch, steps int, backendName string) error {
 	if err != nil {
 		return err
 	}
-	progress.Quiet = true
 	b, err := backendpkg.New(backendName)
 	if err != nil {
 		return err
 	}
-	ds := data.Synthetic(batch*8, sh.Height, sh.Width, sh.Channels, data.CIFAR10Classes)
+	ds := data.Synthetic(batch*8, sh.Height, sh.Width, sh.Channels, datasets.CIFAR10Classes())
 	cfg := train.DefaultConfig()
 	cfg.BatchSize, cfg.Quiet = batch, true
 	m := train.New(nn.Net(10), cfg)

@@ -3,7 +3,7 @@
 that their outputs can be trusted.
 
     kernel/run_notebook.py [--timeout SECONDS] [--out DIR | --inplace] [--full] NOTEBOOK...
-    kernel/run_notebook.py --check NOTEBOOK...
+    kernel/run_notebook.py --check [--check-solutions] NOTEBOOK...
 
 Each cell gets at most --timeout seconds. A cell that errors stops the run with the
 notebook, the cell number and the error text, and exit status 1. Executed copies go
@@ -13,14 +13,22 @@ the notebooks, where a learner's own checkpoints are. Keep --out inside the
 repository for 06-deploy, which builds cmd/serve from the folder it runs in (the
 default is). With --inplace the notebooks
 run in their own folder and their outputs are written back into them (atomically).
-GOPHERDL_QUICK=1 is set for the kernel (fewer images and epochs) unless --full is
-given.
+
+Quick runs (the default; --full turns them off) follow papermill's convention: a
+notebook that trains has one code cell tagged "parameters", plain Go that sets its
+epochs and dataset sizes (`var (epochs = 10 ...)`), and its metadata holds the quick
+run's values ({"gopherdl": {"quick": {"epochs": "2", ...}}}). The runner puts those
+values into that cell's source before the run; it replaces the cell rather than
+adding one after it so that the executed copy's cells are the notebook's, numbered
+alike. The library itself has no quick mode.
 
 Every executed notebook is then checked (see check_notebook), and --check runs the
 same checks on the outputs saved in the notebooks, without a kernel: a notebook's
-saved outputs are what a reader sees. After each run, a process that a cell started
-in the folder the notebook ran in (a server in the background) and that still runs once the
-kernel has stopped fails the run, passed or not, and is stopped with SIGTERM (Linux). Problems are reported as
+saved outputs are what a reader sees. A claim of the text that a cell asserts with
+nb.Claim and that does not hold fails the run, naming the claim. After each run, a
+process that a cell started in the folder the notebook ran in (a server in the
+background) and that still runs once the kernel has stopped fails the run, passed or
+not, and is stopped with SIGTERM (Linux). Problems are reported as
 
     FAIL notebooks/01-data.ipynb cell 10 (code cell 5): draws a figure but saved none
 
@@ -55,9 +63,39 @@ MACHINE_PATH = re.compile(r"(?:(?<![\w.~/-])(?!/v\d+/)(?:/[\w.+@-]+){2,}/?|(?<![
 # for images.
 DRAWS = re.compile(r"\.(?:Must)?Display\(\)|\bplot\.LiveCurves\(|\bgonbui\.Display(?:PNG|SVG|Image)\(")
 
-# The CI's quick mode is the library's business: learners should not read about it.
-QUICK_KNOB = re.compile(r"GOPHERDL_QUICK|QuickOr|QuickEnv|quick mode", re.IGNORECASE)
-QUICK_OUTPUT = "quick mode ($GOPHERDL_QUICK=1)"
+# At most this many lines in one code cell: a cell reads like the article's code, a few
+# library calls. Issue 20's rewrite lowers it to 40.
+MAX_CODE_LINES = 50
+
+# Notebooks whose cells are longer today, with the longest they may be: 06-deploy's
+# HTTP, process and metrics plumbing moves into lib/serve's client in the rewrite.
+# Delete an entry once its notebook complies.
+CODE_LINES_CEILING = {"06-deploy.ipynb": 163}
+
+# The parameters cell's tag (papermill's) and where its quick values live.
+PARAMETERS_TAG = "parameters"
+
+# A parameter's assignment in the parameters cell: `name = value`, in a var block or
+# a var line, with an optional type and a trailing comment.
+def parameter_line(name):
+    return re.compile(r"^(\s*(?:var\s+)?%s(?:\s+[\w.\[\]*]+)?\s*=\s*)(.*?)(\s*//.*)?$" % re.escape(name), re.MULTILINE)
+
+# Code that trains: its sizes belong in a parameters cell.
+TRAINS = re.compile(r"\.(?:Fit|FitMore|Step)\(")
+
+# A setting read from the environment, which the reader of the cell cannot see.
+READS_ENV = re.compile(r"\bos\.(?:Getenv|LookupEnv)\(")
+
+# nb.Claim's box for a claim that does not hold (lib/nb's BrokenClaimClass), and its
+# text outside a notebook.
+BROKEN_CLAIM_CLASS = "gopherdl-broken-claim"
+BROKEN_CLAIM_TEXT = "✗ broken claim: "
+
+# Markdown: the exercises' heading, a solutions heading, the link to the next notebook.
+EXERCISES = re.compile(r"^#+\s*Exercises\b", re.MULTILINE)
+SOLUTIONS_HEADING = re.compile(r"^#+\s*Solutions?\b.*$", re.MULTILINE)
+NEXT_LINK = re.compile(r"^Next: \[", re.MULTILINE)
+DETAILS = re.compile(r"<(/?)details\b[^>]*>", re.IGNORECASE)
 
 # A Go panic or stack trace in a cell that did not fail.
 PANIC = re.compile(r"^panic: .*|^goroutine \d+ \[\w+.*\]:|\bexit status [1-9]\d*", re.MULTILINE)
@@ -106,24 +144,138 @@ def code_without_comments(src):
     return "\n".join(re.sub(r"//.*$", "", line) for line in src.splitlines())
 
 
-def check_notebook(nb, quick_run=False):
-    """Returns the problems of a notebook's outputs: (cell index, code cell number,
-    problem) triples. quick_run says the outputs come from a quick run (the runner's
-    own executed copies), where the library's quick-mode line is expected; in a
-    committed notebook it means the outputs are not a full run's."""
-    problems = []
+def parameters_cells(nb):
+    """The indices of the code cells tagged "parameters"."""
+    return [i for i, c in enumerate(nb.get("cells", []))
+            if c.get("cell_type") == "code" and PARAMETERS_TAG in c.get("metadata", {}).get("tags", [])]
+
+
+def quick_values(cell):
+    """The quick run's values of a parameters cell: {name: Go expression}."""
+    values = cell.get("metadata", {}).get("gopherdl", {}).get("quick")
+    return values if isinstance(values, dict) else {}
+
+
+def set_parameters(src, values):
+    """src with each parameter's value replaced by values[name]. Raises ValueError
+    naming a parameter that src does not set."""
+    for name, value in values.items():
+        line = parameter_line(name)
+        if not line.search(src):
+            raise ValueError("sets no %s (want a line `%s = ...`)" % (name, name))
+        src = line.sub(lambda m: m.group(1) + str(value) + (m.group(3) or ""), src, count=1)
+    return src
+
+
+def parameters_problems(nb, quick_run):
+    """The problems of a notebook's parameters cell: (cell index, code cell number,
+    problem). A notebook that trains has one; its metadata holds the quick values of
+    the parameters its source sets. In a committed notebook (not quick_run) the cell
+    holds its own values, not the quick run's."""
+    cells = nb.get("cells", [])
+    code_no = {i: n for n, i in enumerate((i for i, c in enumerate(cells) if c.get("cell_type") == "code"), 1)}
+    tagged = parameters_cells(nb)
+    trains = next((i for i in code_no if TRAINS.search(code_without_comments(_text(cells[i].get("source"))))), None)
+    if not tagged:
+        if trains is None:
+            return []
+        return [(trains, code_no[trains], "trains, but the notebook has no parameters cell (a code cell tagged %r that sets its epochs and sizes, with quick values in its metadata)" % PARAMETERS_TAG)]
+    problems = [(i, code_no[i], "is a second parameters cell: a notebook has one") for i in tagged[1:]]
+    i = tagged[0]
+    cell, where = cells[i], (i, code_no[i])
+    values = quick_values(cell)
+    src = _text(cell.get("source"))
+    if not values:
+        return problems + [where + ("is the parameters cell but its metadata has no quick values ({\"gopherdl\": {\"quick\": {\"epochs\": \"2\"}}})",)]
+    try:
+        quick_src = set_parameters(src, values)
+    except ValueError as e:
+        return problems + [where + ("is the parameters cell but %s" % e,)]
+    if not quick_run and (cell.get("metadata", {}).get("gopherdl", {}).get("quick_run") or quick_src == src):
+        problems.append(where + ("holds the quick run's values: its outputs come from a quick run; commit the outputs of a full run (--full --inplace)",))
+    return problems
+
+
+def solution_problems(nb):
+    """The problems of the exercises' solutions: each folded in <details>, and all of
+    them before the "Next" link. (cell index, None, problem) triples."""
+    cells = [(i, _text(c.get("source"))) for i, c in enumerate(nb.get("cells", [])) if c.get("cell_type") == "markdown"]
+    if not any(EXERCISES.search(text) for _, text in cells):
+        return []
+    problems, depth, folded, after_next = [], 0, False, False
+    for i, text in cells:
+        pos = 0
+        for m in DETAILS.finditer(text + "<details-end>"):
+            chunk = text[pos:m.start()]
+            if depth == 0:
+                for h in SOLUTIONS_HEADING.finditer(chunk):
+                    problems.append((i, None, "its solutions are in the open (%r): fold each in <details><summary>Solution</summary>...</details>" % h.group(0)))
+                after_next = after_next or bool(NEXT_LINK.search(chunk))
+            if m.group(0) == "<details-end>":
+                break
+            if not m.group(1):
+                folded = True
+                if after_next:
+                    problems.append((i, None, "has a solution after the \"Next\" link: put the solutions before it"))
+            depth = max(0, depth + (1 if not m.group(1) else -1))
+            pos = m.end()
+    if not folded:
+        problems.append((cells[-1][0], None, "has exercises but no solution folded in <details>"))
+    return problems
+
+
+def output_problems(outputs):
+    """The problems of one code cell's saved outputs, as messages."""
+    problems, lines = [], 0
+    for out in outputs:
+        for kind, text in output_texts(out):
+            if kind == "error":
+                problems.append("saved an error: %s" % text.strip().splitlines()[0][:300] if text.strip() else "saved an error")
+                continue
+            if kind == "html" and is_error_output(out):
+                problems.append("saved an error box: %s" % " ".join(text.split())[:300])
+            if BROKEN_CLAIM_TEXT in text or BROKEN_CLAIM_CLASS in _text(out.get("data", {}).get("text/html")):
+                claim = text[text.find(BROKEN_CLAIM_TEXT):].strip().splitlines()
+                problems.append("broken claim: %s" % (claim[0][len(BROKEN_CLAIM_TEXT):] if claim else text.strip()))
+            t = PANIC.search(text)
+            if t:
+                problems.append("shows a Go panic or stack trace: %r" % t.group(0))
+            lines += len(text.rstrip("\n").splitlines())
+            p = MACHINE_PATH.search(text)
+            if p:
+                problems.append("names a path of the machine that ran it: %r (name folders relative to the notebook)" % p.group(0))
+            n = LONG_NUMBER.search(text)
+            if n:
+                digits = re.sub(r"[,_]", "", n.group(0))
+                problems.append("prints a %d-digit number (%s...): format numbers for people (e.g. 3.4e+34)" % (len(digits), digits[:12]))
+            if kind == "html":
+                block = [l.strip() for l in text.strip().splitlines() if l.strip()]
+                e = EPOCH_LINE.match(block[-1]) if block else None
+                if e and int(e.group(1)) < int(e.group(2)):
+                    problems.append("its training block ends at epoch %s of %s with no reason given (a lost line?)" % (e.group(1), e.group(2)))
+    if lines > MAX_OUTPUT_LINES:
+        problems.append("saved %d lines of output (at most %d: one line per epoch, no logs)" % (lines, MAX_OUTPUT_LINES))
+    return problems
+
+
+def check_notebook(nb, quick_run=False, name="", solutions=False):
+    """Returns the problems of a notebook: (cell index, code cell number or None for
+    markdown, problem) triples. quick_run says the outputs come from the runner's own
+    quick run (its executed copies); in a committed notebook a quick run's parameters
+    mean the outputs are not a full run's. name is the notebook's file name (for
+    CODE_LINES_CEILING); solutions turns on the check of the exercises' solutions,
+    off until the notebooks comply."""
+    problems = parameters_problems(nb, quick_run)
+    if solutions:
+        problems += solution_problems(nb)
+    max_lines = CODE_LINES_CEILING.get(os.path.basename(name), MAX_CODE_LINES)
     code_no = 0
     last_count = 0
     for i, cell in enumerate(nb.get("cells", [])):
-        src = _text(cell.get("source"))
-        if cell.get("cell_type") == "markdown":
-            m = QUICK_KNOB.search(src)
-            if m:
-                problems.append((i, None, "its text mentions the CI's quick mode (%r): keep that knob out of what learners read" % m.group(0)))
-            continue
         if cell.get("cell_type") != "code":
             continue
         code_no += 1
+        src = _text(cell.get("source"))
         if not src.strip():
             continue
         where = (i, code_no)
@@ -131,12 +283,18 @@ def check_notebook(nb, quick_run=False):
         def problem(msg):
             problems.append(where + (msg,))
 
-        m = QUICK_KNOB.search(src)  # comments too: learners read them
-        if m:
-            problem("its code mentions the CI's quick mode (%r): keep that knob out of what learners read" % m.group(0))
+        if len(src.splitlines()) > max_lines:
+            problem("has %d lines of code (at most %d): move what is not the lesson into lib" % (len(src.splitlines()), max_lines))
+        env = READS_ENV.search(code_without_comments(src))
+        if env:
+            problem("reads an environment variable (%s...): a setting the reader cannot see; set it in the parameters cell" % env.group(0))
         count = cell.get("execution_count")
+        # A parameters cell prints nothing; one added to a notebook after its full run,
+        # with the values that run used, has no count until the next full run.
+        unrun_parameters = i in parameters_cells(nb) and not cell.get("outputs")
         if count is None:
-            problem("was not run: no saved execution (run the notebook top to bottom, e.g. kernel/run_notebook.py --full --inplace)")
+            if not unrun_parameters:
+                problem("was not run: no saved execution (run the notebook top to bottom, e.g. kernel/run_notebook.py --full --inplace)")
         else:
             if count <= last_count:
                 problem("was run out of order (In [%d] after In [%d]): run the notebook top to bottom in one session" % (count, last_count))
@@ -147,35 +305,9 @@ def check_notebook(nb, quick_run=False):
         if DRAWS.search(code_without_comments(src)) and count is not None:
             if not any(t in o.get("data", {}) for o in outputs for t in FIGURE_TYPES):
                 problem("draws a figure but saved none")
-        lines = 0
-        for out in outputs:
-            for kind, text in output_texts(out):
-                if kind == "error":
-                    problem("saved an error: %s" % text.strip().splitlines()[0][:300] if text.strip() else "saved an error")
-                    continue
-                if kind == "html" and is_error_output(out):
-                    problem("saved an error box: %s" % " ".join(text.split())[:300])
-                t = PANIC.search(text)
-                if t:
-                    problem("shows a Go panic or stack trace: %r" % t.group(0))
-                lines += len(text.rstrip("\n").splitlines())
-                p = MACHINE_PATH.search(text)
-                if p:
-                    problem("names a path of the machine that ran it: %r (name folders relative to the notebook)" % p.group(0))
-                n = LONG_NUMBER.search(text)
-                if n:
-                    digits = re.sub(r"[,_]", "", n.group(0))
-                    problem("prints a %d-digit number (%s...): format numbers for people (e.g. 3.4e+34)" % (len(digits), digits[:12]))
-                if QUICK_OUTPUT in text and not quick_run:
-                    problem("its outputs come from a quick run (%r): commit the outputs of a full run (--full --inplace)" % QUICK_OUTPUT)
-                if kind == "html":
-                    block = [l.strip() for l in text.strip().splitlines() if l.strip()]
-                    e = EPOCH_LINE.match(block[-1]) if block else None
-                    if e and int(e.group(1)) < int(e.group(2)):
-                        problem("its training block ends at epoch %s of %s with no reason given (a lost line?)" % (e.group(1), e.group(2)))
-        if lines > MAX_OUTPUT_LINES:
-            problem("saved %d lines of output (at most %d: one line per epoch, no logs)" % (lines, MAX_OUTPUT_LINES))
-    return problems
+        for msg in output_problems(outputs):
+            problem(msg)
+    return sorted(problems, key=lambda p: p[0])
 
 
 def format_problems(path, problems):
@@ -188,7 +320,7 @@ def format_problems(path, problems):
     return out
 
 
-def check_file(path):
+def check_file(path, solutions=False):
     """--check: the saved outputs of a notebook file. Returns True when they pass."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -196,7 +328,7 @@ def check_file(path):
     except (OSError, ValueError) as e:
         print("FAIL %s: cannot be read: %s" % (path, e))
         return False
-    problems = check_notebook(nb)
+    problems = check_notebook(nb, name=path, solutions=solutions)
     for line in format_problems(path, problems):
         print(line)
     if not problems:
@@ -263,12 +395,33 @@ def run_folder(path, args):
     return os.path.abspath(args.out)
 
 
+def use_quick_values(nb):
+    """Puts the quick values into the notebook's parameters cell, and marks the cell
+    as a quick run's. Raises ValueError for a parameter the cell does not set."""
+    for i in parameters_cells(nb)[:1]:
+        cell = nb["cells"][i]
+        values = quick_values(cell)
+        if not values:
+            continue  # check_notebook reports it
+        try:
+            cell["source"] = set_parameters(_text(cell.get("source")), values)
+        except ValueError as e:
+            raise ValueError("cell %d (the parameters cell) %s" % (i, e))
+        cell.setdefault("metadata", {}).setdefault("gopherdl", {})["quick_run"] = True
+
+
 def run(path, args):
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    if not args.full:
+        try:
+            use_quick_values(nb)
+        except ValueError as e:
+            print("FAIL %s %s" % (path, e))
+            return False
     os.makedirs(args.out, exist_ok=True)
     folder = run_folder(path, args)
     client = NotebookClient(nb, timeout=args.timeout, kernel_name=args.kernel,
@@ -323,7 +476,7 @@ def run(path, args):
         text = cell_error_text(cell) or str(failed).strip()
         print("FAIL %s cell %d (code cell %d) %s (executed copy: %s, kernel log: %s)\n%s" % (path, i, n, kind, target, log_path, text[-4000:]))
         return False
-    problems = check_notebook(nb, quick_run=not args.full)
+    problems = check_notebook(nb, quick_run=not args.full, name=path, solutions=args.check_solutions)
     if problems or left:
         for line in format_problems(path, problems):
             print(line)
@@ -340,14 +493,16 @@ def main():
     p.add_argument("--kernel", default="gopherdl")
     p.add_argument("--out", default="out/notebooks")
     p.add_argument("--inplace", action="store_true", help="write outputs back into the notebooks")
-    p.add_argument("--full", action="store_true", help="full runs: do not set GOPHERDL_QUICK=1")
+    p.add_argument("--full", action="store_true", help="full runs: keep the parameters cells as written")
     p.add_argument("--check", action="store_true", help="check the outputs saved in the notebooks; run nothing")
+    p.add_argument("--check-solutions", action="store_true",
+                   help="also check that the exercises' solutions are folded in <details>, before the Next link")
     args = p.parse_args()
+    if args.inplace and not args.full:
+        p.error("--inplace writes the outputs into the notebooks: give --full too (a quick run's outputs are not committed)")
     if args.check:
-        results = [check_file(nb) for nb in args.notebooks]
+        results = [check_file(nb, args.check_solutions) for nb in args.notebooks]
     else:
-        if not args.full:
-            os.environ["GOPHERDL_QUICK"] = "1"
         results = [run(nb, args) for nb in args.notebooks]
     passed = sum(results)
     print("%d passed, %d failed" % (passed, len(results) - passed))

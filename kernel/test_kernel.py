@@ -7,8 +7,11 @@
 - an interrupted training cell stops at the next step, keeps its last checkpoint,
   and says so;
 - nb.Cache hands a value from one cell to the next;
+- a notebook whose nb.Claim breaks fails kernel/run_notebook.py's run, which names the
+  notebook, the cell and the claim, while the cells after it still run;
 - timings: the first cell that imports lib, then a warm cell (printed; goals 5 s / 3 s).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -70,9 +73,42 @@ def installer_messages():
         shutil.rmtree(stub, ignore_errors=True)
 
 
+def broken_claim_fails_the_run():
+    """kernel/run_notebook.py runs a notebook whose second code cell asserts a claim
+    that does not hold: the run fails, naming the notebook, the cell and the claim."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    work = tempfile.mkdtemp(prefix="gopherdl-claim-test-")
+    try:
+        cells = [
+            {"cell_type": "code", "id": "workfix", "metadata": {}, "execution_count": None, "outputs": [], "source": "%goworkfix"},
+            {"cell_type": "code", "id": "claims", "metadata": {}, "execution_count": None, "outputs": [],
+             "source": 'import "github.com/gopherdl/gopherdl/lib/nb"\n\n%%\n'
+                       'nb.Claim("the loss falls", true, "before", 2.3026, "after", 1.9)\n'
+                       'nb.Claim("momentum beats plain SGD", 0.81 > 0.83, "momentum", 0.81, "SGD", 0.83)'},
+            {"cell_type": "code", "id": "after", "metadata": {}, "execution_count": None, "outputs": [], "source": '%%\nfmt.Println("the next cell ran")'},
+        ]
+        path = os.path.join(work, "claims.ipynb")
+        with open(path, "w") as f:
+            json.dump({"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+                       "metadata": {"kernelspec": {"name": "gopherdl", "display_name": "Go (gopherdl)", "language": "go"}}}, f)
+        out = os.path.join(work, "out")
+        r = subprocess.run([sys.executable, os.path.join(here, "run_notebook.py"), "--timeout", "300", "--out", out, path],
+                           capture_output=True, text=True, cwd=os.path.dirname(here))
+        want = "FAIL %s cell 1 (code cell 2): broken claim: momentum beats plain SGD: momentum 0.81, SGD 0.83" % path
+        check(r.returncode == 1 and want in r.stdout and "the loss falls" not in r.stdout,
+              "a broken nb.Claim fails the run, naming the notebook, the cell and the claim: %r" % (r.stdout.strip()[-400:] + r.stderr.strip()[-400:]))
+        with open(os.path.join(out, "claims.ipynb")) as f:
+            ran = json.load(f)["cells"]
+        texts = json.dumps(ran[1]["outputs"], ensure_ascii=False) + json.dumps(ran[2]["outputs"], ensure_ascii=False)
+        check("✓ the loss falls: before 2.303, after 1.9" in texts and "the next cell ran" in texts,
+              "a claim that holds prints its numbers, and the cells after a broken claim run")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
-    os.environ.setdefault("GOPHERDL_QUICK", "1")
     installer_messages()
+    broken_claim_fails_the_run()
     km, kc = start_new_kernel(kernel_name="gopherdl", stderr=open(os.devnull, "w"))
     ckpt = tempfile.mkdtemp(prefix="gopherdl-kernel-test-")
     try:
@@ -103,7 +139,6 @@ def main():
         # Interrupt a long training run after its first epoch has been checkpointed.
         code = '''import (
 	"fmt"
-	"os"
 
 	"github.com/gopherdl/gopherdl/lib/nb"
 	"github.com/gopherdl/gopherdl/lib/nn"
@@ -111,7 +146,6 @@ def main():
 )
 
 %%
-os.Unsetenv(train.QuickEnv) // a long run to interrupt: quick mode would stop it after 2 epochs
 tr, te := embedded.MustLoad()
 cfg := train.DefaultConfig()
 cfg.Epochs = 1000

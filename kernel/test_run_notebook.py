@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Tests of the notebook checks in kernel/run_notebook.py: each check rejects a
-hand-made notebook with that one problem, and passes a clean one; --check names the
-notebook, the cell and the problem, and sets the exit status. Needs no kernel.
+hand-made notebook with that one problem, and passes a clean one; the quick run's
+values go into the parameters cell; --check names the notebook, the cell and the
+problem (a broken claim among them), and sets the exit status. Needs no kernel
+(kernel/test_kernel.py runs a notebook with a broken claim through the kernel).
 
     kernel/test_run_notebook.py
 """
@@ -22,6 +24,19 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
 
 def code(source, outputs=(), count=None):
     return {"cell_type": "code", "metadata": {}, "source": source, "outputs": list(outputs), "execution_count": count}
+
+
+PARAMETERS = """// Parameters: the epochs and sizes of this notebook's runs.
+var (
+\tepochs      = 10   // the article's
+\ttrainImages = 5400
+)"""
+
+
+def parameters(source=PARAMETERS, quick=None, count=None):
+    cell = code(source, [], count)
+    cell["metadata"] = {"tags": ["parameters"], "gopherdl": {"quick": {"epochs": "2", "trainImages": "1000"} if quick is None else quick}}
+    return cell
 
 
 def markdown(source):
@@ -60,6 +75,7 @@ def clean():
                    'epoch 2/2  lr 0.01  train loss 1.2 acc 50.0%  validation loss 1.1 acc 60.0%  1,234 images/s</pre>'),
               figure(), stdout("checkpoints in checkpoints/03-training; 421,642 parameters; T-shirt/top 97%; 1257 images/s; see https://github.com/gomlx/gomlx\n")], 4),
         code("", [], None),  # an empty cell needs no run
+        parameters(),  # added after the full run: no count, no output
     )
 
 
@@ -115,23 +131,6 @@ class Checks(unittest.TestCase):
             nb["cells"][2]["outputs"] = [html("<pre>epoch 1/1  30%% |███  | 192/640 images  %s</pre>" % text)]
             self.assertRejects(nb, 2, "digit number")
 
-    def test_quick_mode_in_learner_code_and_text(self):
-        nb = clean()
-        nb["cells"][2]["source"] = 'import "os"\n%%\nn := 6000\nif os.Getenv("GOPHERDL_QUICK") == "1" { n = 500 }'
-        self.assertRejects(nb, 2, "quick mode")
-        nb = clean()
-        nb["cells"][2]["source"] = "%%\nepochs := train.QuickOr(10, 2)"
-        self.assertRejects(nb, 2, "quick mode")
-        nb = clean()
-        nb["cells"][0]["source"] = "*These notebooks honour quick mode (`GOPHERDL_QUICK=1`).*"
-        self.assertRejects(nb, 0, "quick mode")
-
-    def test_outputs_of_a_quick_run(self):
-        nb = clean()
-        nb["cells"][4]["outputs"].insert(0, stdout("quick mode ($GOPHERDL_QUICK=1): at most 2 more epochs, on 1000 training and 1000 evaluation images\n"))
-        self.assertRejects(nb, 4, "come from a quick run")
-        self.assertEqual(self.problems(nb, quick_run=True), [], "the runner's own quick runs print that line")
-
     def test_not_run_and_out_of_order(self):
         nb = clean()
         nb["cells"][3]["execution_count"] = None
@@ -162,13 +161,96 @@ class Checks(unittest.TestCase):
         self.assertRejects(nb, 4, "ends at epoch 1 of 2")
 
 
+    def test_a_notebook_that_trains_has_a_parameters_cell(self):
+        nb = clean()
+        del nb["cells"][6]
+        self.assertRejects(nb, 4, "no parameters cell")
+        nb["cells"][4]["source"] = "%%\nfmt.Println(m.Evaluate(testSet))"  # no training: none needed
+        self.assertEqual(self.problems(nb), [])
+
+    def test_parameters_cell_holds_quick_values_it_sets(self):
+        nb = clean()
+        nb["cells"][6]["metadata"]["gopherdl"] = {}
+        self.assertRejects(nb, 6, "no quick values")
+        nb = clean()
+        nb["cells"][6]["metadata"]["gopherdl"]["quick"]["batchSize"] = "16"
+        self.assertRejects(nb, 6, "sets no batchSize")
+        nb = clean()
+        nb["cells"].append(parameters())
+        self.assertRejects(nb, 7, "second parameters cell")
+
+    def test_quick_values_go_into_the_parameters_cell(self):
+        nb = clean()
+        run_notebook.use_quick_values(nb)
+        src = nb["cells"][6]["source"]
+        self.assertIn("\tepochs      = 2   // the article's\n", src)
+        self.assertIn("\ttrainImages = 1000\n", src)
+        self.assertTrue(nb["cells"][6]["metadata"]["gopherdl"]["quick_run"])
+        self.assertEqual(self.problems(nb, quick_run=True), [], "the runner's own quick runs hold the quick values")
+        # Committed: its outputs would come from a quick run.
+        self.assertRejects(nb, 6, "holds the quick run's values")
+        del nb["cells"][6]["metadata"]["gopherdl"]["quick_run"]
+        self.assertRejects(nb, 6, "holds the quick run's values")
+        for source, want in [("var epochs = 10\nvar trainImages int = 5400 // all", "var epochs = 2\nvar trainImages int = 1000 // all"),
+                             ("var (\n\tepochs = train.DefaultConfig().Epochs\n\ttrainImages = 5400\n)", "var (\n\tepochs = 2\n\ttrainImages = 1000\n)")]:
+            self.assertEqual(run_notebook.set_parameters(source, {"epochs": "2", "trainImages": "1000"}), want)
+        with self.assertRaisesRegex(ValueError, "sets no epochs"):
+            run_notebook.set_parameters("var maxEpochs = 10", {"epochs": "2"})
+
+    def test_settings_from_the_environment(self):
+        nb = clean()
+        nb["cells"][2]["source"] = 'import "os"\n%%\nn := 6000\nif os.Getenv("SMALL") == "1" { n = 500 }'
+        self.assertRejects(nb, 2, "reads an environment variable")
+
+    def test_broken_claims(self):
+        box = ('<div class="gopherdl-broken-claim" style="border-left:4px solid #c00"><b style="color:#c00">✗ broken claim:</b> '
+               'momentum beats plain SGD: momentum 0.81, SGD 0.83</div>')
+        nb = clean()
+        nb["cells"][2]["outputs"].append(html(box))
+        self.assertRejects(nb, 2, "broken claim: momentum beats plain SGD: momentum 0.81, SGD 0.83")
+        nb = clean()  # outside a notebook nb.Claim writes to standard error
+        nb["cells"][2]["outputs"].append(stderr("✗ broken claim: the loss falls: 2.303, 2.4\n"))
+        self.assertRejects(nb, 2, "broken claim: the loss falls: 2.303, 2.4")
+        nb = clean()  # a claim that holds is a line of output like any other
+        nb["cells"][2]["outputs"].append(stdout("✓ momentum beats plain SGD: momentum 0.83, SGD 0.81\n"))
+        self.assertEqual(self.problems(nb), [])
+
+    def test_long_code_cells(self):
+        nb = clean()
+        nb["cells"][2]["source"] = "%%\n" + "fmt.Println(1)\n" * run_notebook.MAX_CODE_LINES
+        self.assertRejects(nb, 2, "lines of code")
+        name, ceiling = next(iter(run_notebook.CODE_LINES_CEILING.items()))
+        self.assertEqual(run_notebook.check_notebook(nb, name="notebooks/" + name), [], "a notebook with a ceiling of its own")
+        nb["cells"][2]["source"] = "%%\n" + "fmt.Println(1)\n" * ceiling
+        self.assertTrue(run_notebook.check_notebook(nb, name="notebooks/" + name), "over its own ceiling")
+
+    def test_solutions_folded_before_next(self):
+        def with_text(*texts):
+            nb = clean()
+            nb["cells"] += [markdown(t) for t in texts]
+            return run_notebook.check_notebook(nb, solutions=True)
+        exercises = "## Exercises\n\n1. **Steps.** How many steps is an epoch?"
+        folded = "<details><summary>Solution</summary>\n\n338 steps.\n\n</details>"
+        self.assertEqual(with_text(exercises, folded, "Next: [4. Evaluation](04-evaluation.ipynb)."), [])
+        self.assertEqual(with_text("## Exercises\n" + folded + "\n\nNext: [4](04.ipynb)."), [])
+        problems = with_text(exercises, "Next: [4. Evaluation](04-evaluation.ipynb).\n\n## Solutions\n\n1. 338 steps.")
+        self.assertTrue(any("in the open" in p[2] for p in problems), problems)
+        self.assertTrue(any("no solution folded" in p[2] for p in problems), problems)
+        problems = with_text(exercises, "Next: [4. Evaluation](04-evaluation.ipynb).", folded)
+        self.assertTrue(any("after the \"Next\" link" in p[2] for p in problems), problems)
+        # Off unless asked for: today's notebooks keep their solutions in the open.
+        nb = clean()
+        nb["cells"] += [markdown(exercises), markdown("## Solutions\n\n1. 338 steps.")]
+        self.assertEqual(self.problems(nb), [])
+
+
 class CheckCommand(unittest.TestCase):
-    def run_check(self, nb):
+    def run_check(self, nb, *flags):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "03-training.ipynb")
             with open(path, "w") as f:
                 json.dump(nb, f)
-            r = subprocess.run([sys.executable, os.path.join(HERE, "run_notebook.py"), "--check", path],
+            r = subprocess.run([sys.executable, os.path.join(HERE, "run_notebook.py"), "--check", *flags, path],
                                capture_output=True, text=True)
             return r.returncode, r.stdout.replace(path, "NB")
 
@@ -179,6 +261,19 @@ class CheckCommand(unittest.TestCase):
         self.assertEqual(code, 1, out)
         self.assertIn("FAIL NB cell 3 (code cell 3): draws a figure but saved none", out)
         self.assertIn("0 passed, 1 failed", out)
+
+    def test_check_names_a_broken_claim(self):
+        nb = clean()
+        nb["cells"][3]["outputs"].append(html('<div class="gopherdl-broken-claim"><b>✗ broken claim:</b> Fit is the loop above: 44.0, 47.5</div>'))
+        code, out = self.run_check(nb)
+        self.assertEqual(code, 1, out)
+        self.assertIn("FAIL NB cell 3 (code cell 3): broken claim: Fit is the loop above: 44.0, 47.5", out)
+
+    def test_inplace_runs_are_full_runs(self):
+        r = subprocess.run([sys.executable, os.path.join(HERE, "run_notebook.py"), "--inplace", "nothing.ipynb"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("give --full too", r.stderr)
 
     def test_check_passes_a_clean_notebook(self):
         code, out = self.run_check(clean())

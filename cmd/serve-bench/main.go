@@ -40,7 +40,6 @@ import (
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/serve"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
@@ -92,7 +91,6 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	progress.Quiet = true
 	work, err := os.MkdirTemp("", "gopherdl-serve-bench-")
 	if err != nil {
 		return err

@@ -17,7 +17,6 @@ import (
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
@@ -42,7 +41,6 @@ func (s *syncBuffer) String() string {
 // OUT does.
 func walkthroughOut(t *testing.T) string {
 	t.Helper()
-	progress.Quiet = true
 	out := t.TempDir()
 	trainDS, testDS := embedded.MustLoad()
 	cfg := train.DefaultConfig()

@@ -22,9 +22,13 @@ import (
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
 	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/data/fetch"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/nn"
+	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
@@ -98,7 +102,11 @@ func run(args []string, stdout io.Writer) error {
 	if *dataFlag == embedded.Name || *dataFlag == "" {
 		trainDS, testDS, err = embedded.Load()
 	} else {
-		trainDS, testDS, err = data.Open(ctx, *dataFlag, *seed, data.FetchOptions{})
+		var rep formats.FolderReport
+		trainDS, testDS, rep, err = datasets.Open(ctx, *dataFlag, *seed, fetch.Options{Progress: &progress.Downloads{}})
+		if len(rep.Skipped) > 0 || rep.Resized > 0 {
+			fmt.Fprintf(os.Stderr, "%s: %s\n", *dataFlag, rep)
+		}
 	}
 	if err != nil {
 		return err

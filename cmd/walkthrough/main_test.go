@@ -7,12 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gopherdl/gopherdl/lib/progress"
 )
 
 func TestWalkthroughWritesMetricsAndFigures(t *testing.T) {
-	progress.Quiet = true
 	out := t.TempDir()
 	var stdout bytes.Buffer
 	if err := run([]string{"-epochs", "2", "-limit", "640", "-lr", "0.05", "-momentum", "0.9", "-backend", "go", "-out", out}, &stdout); err != nil {

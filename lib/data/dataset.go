@@ -1,18 +1,15 @@
-// Package data loads the image datasets of the walkthrough and batches them for GoMLX.
+// Package data holds a labelled image dataset in memory and batches it for GoMLX: the
+// Dataset (PyTorch's Dataset: Len, Image, class names), Split for stratified
+// train/validation/test splits, and the Loader (PyTorch's DataLoader: shuffled,
+// normalised, optionally augmented batches as GoMLX tensors; it implements GoMLX's
+// train.Dataset).
 //
-// A Dataset holds images as bytes, channels-last ([N, height, width, channels]), with
-// integer labels and class names. It comes from:
-//   - an image folder, root/<class>/<image> (the article's Dataset, torchvision's
-//     ImageFolder): LoadFolder;
-//   - MNIST-style IDX files, gzipped or not (MNIST, Fashion-MNIST): LoadIDX,
-//     LoadFashionMNIST, LoadMNIST;
-//   - CIFAR-10's binary format: LoadCIFAR10;
-//   - a download into a checksummed cache: Fetch;
-//   - the embedded default, a Fashion-MNIST subset (package data/embedded).
-//
-// Split makes stratified train/validation/test splits. A Loader (the article's
-// DataLoader) yields shuffled, normalised, optionally augmented batches as GoMLX
-// tensors and implements GoMLX's train.Dataset.
+// A Dataset holds images as bytes, channels-last ([N, height, width, channels]).
+// Where datasets come from is the job of the packages in its sub-folders, which build
+// on it: data/formats reads and writes the file formats (image folders, IDX, CIFAR-10's
+// binary), data/fetch downloads into a cache, data/datasets opens a dataset by name
+// ("fashion-mnist", "mnist", "cifar10", a folder), data/embedded holds the embedded
+// default.
 package data
 
 import (

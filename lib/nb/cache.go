@@ -4,12 +4,9 @@ import (
 	"encoding/gob"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/janpfeifer/gonb/cache"
-	"github.com/janpfeifer/gonb/gonbui"
 )
 
 // Cache returns the value fn computed for key earlier in this notebook's session, or
@@ -28,13 +25,16 @@ import (
 // kernel, call Forget(key), or use another key.
 //
 // Outside a notebook (a test, a program) nothing is kept: fn runs every time.
-func Cache[T any](key string, fn func() T) T {
-	s := storage()
+func Cache[T any](key string, fn func() T) T { return cached(thisCell(), key, fn) }
+
+func cached[T any](c cell, key string, fn func() T) T {
+	s := c.storage()
 	if s == nil {
 		return fn()
 	}
 	if err := checkKey(key); err != nil {
-		Check(err)
+		c.check(err)
+		return fn() // when c.exit returns, as a test's does
 	}
 	if r, err := s.Reader(key); err == nil {
 		var v T
@@ -51,40 +51,29 @@ func Cache[T any](key string, fn func() T) T {
 	v := fn()
 	if err := s.Save(key, v); err != nil {
 		_ = s.ResetKey(key)
-		fmt.Fprintf(output, "nb.Cache: the value of %q is not kept for later cells: %v\n", key, err)
+		fmt.Fprintf(c.stderr, "nb.Cache: the value of %q is not kept for later cells: %v\n", key, err)
 	}
 	return v
 }
 
 // Forget drops the value Cache keeps for key, so that the next Cache call computes it
 // again.
-func Forget(key string) {
-	if s := storage(); s != nil && checkKey(key) == nil {
+func Forget(key string) { thisCell().forget(key) }
+
+func (c cell) forget(key string) {
+	if s := c.storage(); s != nil && checkKey(key) == nil {
 		_ = s.ResetKey(key)
 	}
 }
 
-// cacheDir is where the values are kept: a folder in GoNB's temporary folder for this
-// kernel, which GoNB removes when the kernel stops. Empty outside a notebook. Tests
-// set it.
-var cacheDir = func() string {
-	if !gonbui.IsNotebook {
-		return ""
-	}
-	if d := os.Getenv("GONB_TMP_DIR"); d != "" {
-		return filepath.Join(d, "gopherdl-cache")
-	}
-	return ""
-}
-
-func storage() *cache.Storage {
-	dir := cacheDir()
-	if dir == "" {
+// storage is GoNB's cache in c.cacheDir; nil outside a notebook.
+func (c cell) storage() *cache.Storage {
+	if c.cacheDir == "" {
 		return nil
 	}
-	s, err := cache.New(dir)
+	s, err := cache.New(c.cacheDir)
 	if err != nil {
-		fmt.Fprintf(output, "nb.Cache: nothing is kept for later cells: %v\n", err)
+		fmt.Fprintf(c.stderr, "nb.Cache: nothing is kept for later cells: %v\n", err)
 		return nil
 	}
 	return s

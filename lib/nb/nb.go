@@ -1,7 +1,8 @@
 // Package nb holds the few helpers a notebook cell needs around the library: error
-// handling that reads well and shows the error well in Jupyter, a context that the
-// notebook's stop button cancels, and Cache, which lets a later cell reuse a value an
-// earlier cell computed.
+// handling that reads well and shows the error well in Jupyter, Claim, which checks
+// what the notebook's text says against the numbers a cell computed, a context that
+// the notebook's stop button cancels, and Cache, which lets a later cell reuse a value
+// an earlier cell computed.
 //
 //	m := nb.Must(train.Load("checkpoints/03-training"))
 //	_, err := m.Fit(nb.Context(), trainDS, valDS)
@@ -21,26 +22,41 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
-// exit ends the cell; tests replace it.
-var exit = os.Exit
+// cell is where a cell's helpers write, how they stop the cell and where Cache keeps
+// values: the process's own (thisCell), or a test's.
+type cell struct {
+	stdout, stderr io.Writer
+	exit           func(code int)
+	cacheDir       string // "" outside a notebook: nothing is kept
+}
 
-// output is where errors go outside a notebook; tests replace it.
-var output io.Writer = os.Stderr
+// thisCell is the running cell: standard output and error, os.Exit, and a folder in
+// GoNB's temporary folder for this kernel (GoNB removes it when the kernel stops).
+func thisCell() cell {
+	c := cell{stdout: os.Stdout, stderr: os.Stderr, exit: os.Exit}
+	if d := os.Getenv("GONB_TMP_DIR"); gonbui.IsNotebook && d != "" {
+		c.cacheDir = filepath.Join(d, "gopherdl-cache")
+	}
+	return c
+}
 
 // Check stops the cell when err is not nil, showing the error (see the package
 // documentation). It does nothing when err is nil.
-func Check(err error) {
+func Check(err error) { thisCell().check(err) }
+
+func (c cell) check(err error) {
 	if err == nil {
 		return
 	}
-	show(err)
-	exit(1)
+	c.show(err)
+	c.exit(1)
 }
 
 // Must returns v, or stops the cell showing err: m := nb.Must(train.Load(dir)).
@@ -93,10 +109,10 @@ func Causes(err error) []string {
 }
 
 // show displays err: HTML in a notebook, text elsewhere.
-func show(err error) {
+func (c cell) show(err error) {
 	causes := Causes(err)
 	if !gonbui.IsNotebook {
-		fmt.Fprintln(output, "error: "+strings.Join(causes, "\n  because: "))
+		fmt.Fprintln(c.stderr, "error: "+strings.Join(causes, "\n  because: "))
 		return
 	}
 	var b strings.Builder

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
@@ -40,7 +41,7 @@ func TestTrainStepStress(t *testing.T) {
 					t.Fatal(err)
 				}
 				const batch = 64
-				ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
+				ds := data.Synthetic(batch*4, s.h, s.w, s.c, datasets.CIFAR10Classes())
 				c := train.DefaultConfig()
 				c.Quiet = true
 				m := train.New(nn.Net(10), c)

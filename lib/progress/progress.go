@@ -32,27 +32,18 @@ type Bar struct {
 	start    time.Time
 	lastDraw time.Time
 	htmlID   string
-	lines    []string // log lines shown above the bar in a notebook
+	update   func(id, html string) // draws the notebook block (gonbui.UpdateHTML)
+	lines    []string              // log lines shown above the bar in a notebook
 	done     bool
 	tty      bool // rewrite one line in place; otherwise print a line every few seconds
 }
-
-// updateHTML draws a notebook block; tests replace it.
-var updateHTML = gonbui.UpdateHTML
-
-// Quiet, when true, makes new bars draw nothing (tests and benchmarks set it).
-var Quiet = false
 
 // New starts a bar for total units (total <= 0: unknown). In a GoNB notebook it
 // draws HTML; elsewhere it writes to standard error.
 func New(title string, total int64, unit string) *Bar {
 	b := &Bar{title: title, total: total, unit: unit, out: os.Stderr, start: time.Now(), tty: isTerminal(os.Stderr)}
 	if gonbui.IsNotebook {
-		b.htmlID = "gopherdl-progress-" + gonbui.UniqueID()
-	}
-	if Quiet {
-		b.out = io.Discard
-		b.htmlID = ""
+		b.htmlID, b.update = "gopherdl-progress-"+gonbui.UniqueID(), gonbui.UpdateHTML
 	}
 	b.draw(true)
 	return b
@@ -105,7 +96,7 @@ func (b *Bar) Log(w io.Writer, line string) {
 		if b.done {
 			// A line logged after Done (an epoch's summary, after its bar finished):
 			// the block shows the lines, or the last one would never appear.
-			updateHTML(b.htmlID, b.html(false))
+			b.update(b.htmlID, b.html(false))
 			return
 		}
 		b.draw(true)
@@ -166,7 +157,7 @@ func (b *Bar) Done() {
 	b.draw(true)
 	b.done = true
 	if b.htmlID != "" && len(b.lines) > 0 {
-		updateHTML(b.htmlID, b.html(false))
+		b.update(b.htmlID, b.html(false))
 	}
 	if b.htmlID == "" && b.tty {
 		fmt.Fprintln(b.out)
@@ -233,7 +224,7 @@ func (b *Bar) draw(force bool) {
 	}
 	b.lastDraw = time.Now()
 	if b.htmlID != "" {
-		updateHTML(b.htmlID, b.html(true))
+		b.update(b.htmlID, b.html(true))
 		return
 	}
 	line := b.text()
@@ -245,6 +236,25 @@ func (b *Bar) draw(force bool) {
 	}
 	fmt.Fprintf(b.out, "\r\033[K%s", line)
 }
+
+// Downloads draws a bar for each file a download fetches: pass it as
+// fetch.Options.Progress.
+type Downloads struct {
+	bar *Bar
+}
+
+// Start starts the bar of a file of total bytes (total < 0: unknown), have of which
+// are there already.
+func (d *Downloads) Start(file string, have, total int64) {
+	d.bar = New("downloading "+file, total, "bytes")
+	d.bar.Add(have)
+}
+
+// Add advances the file's bar by n bytes.
+func (d *Downloads) Add(n int64) { d.bar.Add(n) }
+
+// Done ends the file's bar.
+func (d *Downloads) Done() { d.bar.Done() }
 
 // Thousands writes n with commas between groups of three digits: 421,642.
 func Thousands(n int) string {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/gopherdl/gopherdl/lib/data/fetch"
 )
 
 func TestBarShowsCountRateAndETA(t *testing.T) {
@@ -82,14 +82,25 @@ func TestLogLinesAndRestart(t *testing.T) {
 
 func TestNotebookBlockShowsALineLoggedAfterDone(t *testing.T) {
 	var shown string
-	updateHTML = func(id, html string) { shown = html }
-	defer func() { updateHTML = gonbui.UpdateHTML }()
-	b := &Bar{title: "epoch 2/2", total: 10, unit: "images", out: io.Discard, start: time.Now(), htmlID: "block"}
+	b := &Bar{title: "epoch 2/2", total: 10, unit: "images", out: io.Discard, start: time.Now(), htmlID: "block",
+		update: func(id, html string) { shown = html }}
 	b.Log(io.Discard, "epoch 1/2 loss 0.5")
 	b.Add(10)
 	b.Done()
 	b.Log(io.Discard, "epoch 2/2 loss 0.4") // Fit logs the last epoch after its bar is done
 	if !strings.Contains(shown, "epoch 1/2 loss 0.5\nepoch 2/2 loss 0.4</pre>") || strings.Contains(shown, "100%") {
 		t.Errorf("the block shows %q: want both epoch lines and no bar", shown)
+	}
+}
+
+// Downloads is what fetch.Options.Progress takes: one bar per file, from the bytes a
+// resumed download had.
+func TestDownloadsDrawsABarPerFile(t *testing.T) {
+	var p fetch.Progress = &Downloads{}
+	p.Start("train-images.gz", 400, 1000)
+	p.Add(600)
+	p.Done()
+	if text := p.(*Downloads).bar.Text(); !strings.HasPrefix(text, "downloading train-images.gz 100%") || !strings.Contains(text, "1000/1000 bytes") {
+		t.Errorf("bar %q: want the file's name and 1000/1000 bytes", text)
 	}
 }

@@ -15,14 +15,12 @@ import (
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/serve"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
 // Serve a model trained into a checkpoint folder, and ask it about an image.
 func Example() {
-	progress.Quiet = true
 	dir, err := os.MkdirTemp("", "checkpoints-")
 	if err != nil {
 		fmt.Println(err)

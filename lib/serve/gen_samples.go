@@ -17,8 +17,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 )
 
 type sample struct {
@@ -40,7 +40,7 @@ func main() {
 			continue
 		}
 		seen[label] = true
-		name := fmt.Sprintf("%d-%s.png", label, strings.ReplaceAll(data.SafeName(test.Classes[label]), " ", "_"))
+		name := fmt.Sprintf("%d-%s.png", label, strings.ReplaceAll(formats.SafeName(test.Classes[label]), " ", "_"))
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
 			log.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
@@ -38,7 +37,6 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	progress.Quiet = true
 	dir, err := os.MkdirTemp("", "gopherdl-serve-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 )
 
 // httpError is an answer other than 200: its status and what was wrong.
@@ -136,7 +136,7 @@ func (s *Server) readError(err error, what string) *httpError {
 func (s *Server) decodeImage(b []byte, name string) (image.Image, *httpError) {
 	s.decode <- struct{}{}
 	defer func() { <-s.decode }()
-	img, err := data.DecodeImage(b, name, s.cfg.MaxPixels)
+	img, err := formats.DecodeImage(b, name, s.cfg.MaxPixels)
 	if err == nil {
 		if img, err = prepare(img, s.model.Load().model.Shape); err != nil {
 			return nil, errorf(http.StatusBadRequest, "%s: %v", name, err)
@@ -145,7 +145,7 @@ func (s *Server) decodeImage(b []byte, name string) (image.Image, *httpError) {
 	switch {
 	case err == nil:
 		return img, nil
-	case errors.Is(err, data.ErrTooLarge):
+	case errors.Is(err, formats.ErrTooLarge):
 		return nil, errorf(http.StatusRequestEntityTooLarge, "%v", err)
 	case errors.Is(err, image.ErrFormat):
 		return nil, errorf(http.StatusUnsupportedMediaType, "%v", err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
 	"github.com/gopherdl/gopherdl/lib/nn"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	for _, s := range []struct{ c, h, w int }{{3, 32, 32}, {1, 28, 28}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", s.c, s.h, s.w), func(b *testing.B) {
 			const batch = 64
-			ds := data.Synthetic(batch*4, s.h, s.w, s.c, data.CIFAR10Classes)
+			ds := data.Synthetic(batch*4, s.h, s.w, s.c, datasets.CIFAR10Classes())
 			cfg := DefaultConfig()
 			cfg.Quiet = true
 			m := New(nn.Net(10), cfg)

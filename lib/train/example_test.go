@@ -6,13 +6,11 @@ import (
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
 // Train the article's CNN with the article's SGD and StepLR, then evaluate it.
 func ExampleModel_Fit() {
-	progress.Quiet = true
 	trainDS, testDS := embedded.MustLoad()
 
 	cfg := train.DefaultConfig() // SGD lr 0.01, StepLR(7, 0.1), batch 64, seed 1
@@ -44,7 +42,6 @@ func ExampleModel_Fit() {
 // Predict the class of one image with a trained model: the three most probable
 // classes, most probable first, as fast.ai's learn.predict shows them.
 func ExampleModel_Predict() {
-	progress.Quiet = true
 	trainDS, testDS := embedded.MustLoad()
 	cfg := train.DefaultConfig()
 	cfg.Epochs, cfg.Momentum, cfg.Quiet = 2, 0.9, true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/nn"
 )
@@ -170,14 +171,14 @@ func (m *Model) bind(d *data.Dataset) error {
 	return nil
 }
 
-// sameClasses compares class lists in order, as file names (data.SafeName): a
-// folder written by data.SaveFolder has "T-shirt_top" for "T-shirt/top".
+// sameClasses compares class lists in order, as file names (formats.SafeName): a
+// folder written by formats.SaveFolder has "T-shirt_top" for "T-shirt/top".
 func sameClasses(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if data.SafeName(a[i]) != data.SafeName(b[i]) {
+		if formats.SafeName(a[i]) != formats.SafeName(b[i]) {
 			return false
 		}
 	}

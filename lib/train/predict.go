@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 )
 
 // Prediction is one class's probability for an image.
@@ -32,9 +33,9 @@ func (m *Model) Predict(img image.Image, k int) ([]Prediction, error) {
 }
 
 // PredictFile reads an image file (PNG, JPEG, GIF, BMP or WebP; refused from its
-// header when over data.DefaultMaxPixels) and predicts it as Predict does.
+// header when over formats.DefaultMaxPixels) and predicts it as Predict does.
 func (m *Model) PredictFile(path string, k int) ([]Prediction, error) {
-	img, err := data.ReadImageFile(path, 0)
+	img, err := formats.ReadImageFile(path, 0)
 	if err != nil {
 		return nil, err
 	}

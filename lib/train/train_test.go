@@ -15,13 +15,11 @@ import (
 
 	"github.com/gopherdl/gopherdl/lib/backend"
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/nn"
-	"github.com/gopherdl/gopherdl/lib/progress"
 )
-
-func init() { progress.Quiet = true }
 
 func goBackend(t testing.TB) *backend.Backend {
 	b, err := backend.New("go")
@@ -229,7 +227,7 @@ func TestInterruptKeepsTheLastCheckpoint(t *testing.T) {
 
 func TestFitRejectsMismatchedData(t *testing.T) {
 	tr, _ := small(t)
-	rgb := &data.Dataset{Name: "rgb", Height: 32, Width: 32, Channels: 3, Classes: data.CIFAR10Classes,
+	rgb := &data.Dataset{Name: "rgb", Height: 32, Width: 32, Channels: 3, Classes: datasets.CIFAR10Classes(),
 		Pixels: make([]uint8, 32*32*3), Labels: []int32{0}}
 	m := newModel(t, quickConfig(1))
 	if _, err := m.Fit(context.Background(), tr, rgb); err == nil || !strings.Contains(err.Error(), `"rgb" has 3x32x32 images`) {

@@ -15,6 +15,8 @@ import (
 	"fmt"
 
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 )
 
 var (
@@ -34,7 +36,7 @@ const Name = "fashion-mnist-small"
 // Load returns the embedded training and test sets.
 func Load() (train, test *data.Dataset, err error) {
 	load := func(split string, img, lab []byte) (*data.Dataset, error) {
-		d, err := data.ReadIDXBytes(Name+"/"+split, img, lab, data.FashionMNISTClasses)
+		d, err := formats.ReadIDXBytes(Name+"/"+split, img, lab, datasets.FashionMNISTClasses())
 		if err != nil {
 			return nil, fmt.Errorf("embedded dataset: %w", err)
 		}

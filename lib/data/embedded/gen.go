@@ -10,10 +10,12 @@ import (
 	"log"
 
 	"github.com/gopherdl/gopherdl/lib/data"
+	"github.com/gopherdl/gopherdl/lib/data/datasets"
+	"github.com/gopherdl/gopherdl/lib/data/formats"
 )
 
 func main() {
-	train, test, err := data.LoadFashionMNIST("")
+	train, test, err := datasets.LoadFashionMNIST("")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -27,7 +29,7 @@ func main() {
 			}
 		}
 		sub := d.Subset(d.Name, idx)
-		if err := data.WriteIDX(sub, prefix+"-images-idx3-ubyte.gz", prefix+"-labels-idx1-ubyte.gz"); err != nil {
+		if err := formats.WriteIDX(sub, prefix+"-images-idx3-ubyte.gz", prefix+"-labels-idx1-ubyte.gz"); err != nil {
 			log.Fatal(err)
 		}
 	}

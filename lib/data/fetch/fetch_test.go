@@ -1,11 +1,8 @@
-package data
+package fetch
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,27 +18,19 @@ import (
 
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
-// idxFiles returns real-format gzipped IDX files of a small dataset.
-func idxFiles(t *testing.T) map[string][]byte {
-	d := &Dataset{Name: "tiny", Height: 4, Width: 3, Channels: 1, Classes: DigitClasses}
-	for i := range 30 {
-		for p := range 12 {
-			d.Pixels = append(d.Pixels, uint8(i*12+p))
-		}
-		d.Labels = append(d.Labels, int32(i%10))
-	}
-	dir := t.TempDir()
+// names are the files of the test source.
+var names = []string{"train-images.gz", "train-labels.gz", "test-images.gz", "test-labels.gz"}
+
+// payloads returns the bytes of the files in names: a few kilobytes each, different
+// from each other.
+func payloads() map[string][]byte {
 	files := map[string][]byte{}
-	for _, split := range []string{"train", "t10k"} {
-		img := filepath.Join(dir, split+"-images-idx3-ubyte.gz")
-		lab := filepath.Join(dir, split+"-labels-idx1-ubyte.gz")
-		if err := WriteIDX(d, img, lab); err != nil {
-			t.Fatal(err)
+	for i, n := range names {
+		b := make([]byte, 3000+500*i)
+		for j := range b {
+			b[j] = byte(j*(i+3) + j/7)
 		}
-		for _, p := range []string{img, lab} {
-			b, _ := os.ReadFile(p)
-			files[filepath.Base(p)] = b
-		}
+		files[n] = b
 	}
 	return files
 }
@@ -68,30 +57,31 @@ func sourceFor(url string, files map[string][]byte, names ...string) Source {
 }
 
 func TestFetchDownloadsVerifiesAndCaches(t *testing.T) {
-	files := idxFiles(t)
+	files := payloads()
 	var hits atomic.Int32
 	srv := server(files, &hits)
 	defer srv.Close()
 	cache := t.TempDir()
-	src := sourceFor(srv.URL, files, mnistStyleNames...)
-	dir, err := FetchSource(context.Background(), src, FetchOptions{CacheDir: cache, Quiet: true})
+	src := sourceFor(srv.URL, files, names...)
+	dir, err := Fetch(context.Background(), src, Options{CacheDir: cache})
 	if err != nil {
 		t.Fatal(err)
 	}
-	train, test, err := LoadMNIST(dir)
-	if err != nil || train.Len() != 30 || test.Len() != 30 {
-		t.Fatalf("loading the download: %v", err)
+	for _, n := range names {
+		if got, err := os.ReadFile(filepath.Join(dir, n)); err != nil || !bytes.Equal(got, files[n]) {
+			t.Errorf("%s: downloaded file differs from the served one (%v)", n, err)
+		}
 	}
 	if hits.Load() != 4 {
 		t.Errorf("%d requests, want 4", hits.Load())
 	}
-	if _, err := FetchSource(context.Background(), src, FetchOptions{CacheDir: cache, Quiet: true}); err != nil || hits.Load() != 4 {
+	if _, err := Fetch(context.Background(), src, Options{CacheDir: cache}); err != nil || hits.Load() != 4 {
 		t.Errorf("second fetch: %v, %d requests: want the cache, no request", err, hits.Load())
 	}
 }
 
 func TestFetchResumesPartialDownload(t *testing.T) {
-	files := idxFiles(t)
+	files := payloads()
 	var hits atomic.Int32
 	var ranges atomic.Int32
 	inner := server(files, &hits)
@@ -104,10 +94,10 @@ func TestFetchResumesPartialDownload(t *testing.T) {
 	}))
 	defer srv.Close()
 	cache := t.TempDir()
-	name := mnistStyleNames[0]
+	name := names[0]
 	os.MkdirAll(filepath.Join(cache, "tiny"), 0o755)
 	os.WriteFile(filepath.Join(cache, "tiny", name+".part"), files[name][:40], 0o644)
-	if _, err := FetchSource(context.Background(), sourceFor(srv.URL, files, name), FetchOptions{CacheDir: cache, Quiet: true}); err != nil {
+	if _, err := Fetch(context.Background(), sourceFor(srv.URL, files, name), Options{CacheDir: cache}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(filepath.Join(cache, "tiny", name))
@@ -117,70 +107,33 @@ func TestFetchResumesPartialDownload(t *testing.T) {
 }
 
 func TestFetchRejectsBadChecksum(t *testing.T) {
-	files := idxFiles(t)
+	files := payloads()
 	var hits atomic.Int32
 	srv := server(files, &hits)
 	defer srv.Close()
 	cache := t.TempDir()
-	src := sourceFor(srv.URL, files, mnistStyleNames[0])
+	src := sourceFor(srv.URL, files, names[0])
 	src.Files[0].SHA256 = strings.Repeat("0", 64)
-	_, err := FetchSource(context.Background(), src, FetchOptions{CacheDir: cache, Quiet: true})
-	if err == nil || !strings.Contains(err.Error(), "SHA-256 checksum") || !strings.Contains(err.Error(), mnistStyleNames[0]) {
+	_, err := Fetch(context.Background(), src, Options{CacheDir: cache})
+	if err == nil || !strings.Contains(err.Error(), "SHA-256 checksum") || !strings.Contains(err.Error(), names[0]) {
 		t.Fatalf("error %v: want a checksum error naming the file", err)
 	}
-	if _, err := os.Stat(filepath.Join(cache, "tiny", mnistStyleNames[0])); err == nil {
+	if _, err := os.Stat(filepath.Join(cache, "tiny", names[0])); err == nil {
 		t.Error("a file with a bad checksum landed in the cache")
 	}
 }
 
 func TestFetchOfflineSaysWhatToDo(t *testing.T) {
-	files := idxFiles(t)
+	files := payloads()
 	var hits atomic.Int32
 	srv := server(files, &hits)
 	url := srv.URL
 	srv.Close() // nothing listens there any more
 	cache := t.TempDir()
-	_, err := FetchSource(context.Background(), sourceFor(url, files, mnistStyleNames...), FetchOptions{CacheDir: cache, Quiet: true})
-	if err == nil || !strings.Contains(err.Error(), "offline? put train-images-idx3-ubyte.gz") ||
+	_, err := Fetch(context.Background(), sourceFor(url, files, names...), Options{CacheDir: cache})
+	if err == nil || !strings.Contains(err.Error(), "offline? put train-images.gz, train-labels.gz") ||
 		!strings.Contains(err.Error(), filepath.Join(cache, "tiny")) || !strings.Contains(err.Error(), "install tiny") {
 		t.Fatalf("offline error %v", err)
-	}
-}
-
-func TestFetchUnpacksCIFARArchive(t *testing.T) {
-	d := synthRGB(10)
-	tmp := t.TempDir()
-	var tgz bytes.Buffer
-	gz := gzip.NewWriter(&tgz)
-	tw := tar.NewWriter(gz)
-	for _, f := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
-		p := filepath.Join(tmp, f)
-		if err := WriteCIFAR(d, p); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := os.ReadFile(p)
-		tw.WriteHeader(&tar.Header{Name: "cifar-10-batches-bin/" + f, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
-		tw.Write(b)
-	}
-	meta := []byte(strings.Join(CIFAR10Classes, "\n") + "\n")
-	tw.WriteHeader(&tar.Header{Name: "cifar-10-batches-bin/batches.meta.txt", Mode: 0o644, Size: int64(len(meta)), Typeflag: tar.TypeReg})
-	tw.Write(meta)
-	tw.Close()
-	gz.Close()
-	files := map[string][]byte{"cifar-10-binary.tar.gz": tgz.Bytes()}
-	var hits atomic.Int32
-	srv := server(files, &hits)
-	defer srv.Close()
-	sum := md5.Sum(tgz.Bytes())
-	src := Source{Name: "cifar10", ExtractDir: "cifar-10-batches-bin",
-		Files: []RemoteFile{{Name: "cifar-10-binary.tar.gz", URL: srv.URL + "/cifar-10-binary.tar.gz", MD5: hex.EncodeToString(sum[:])}}}
-	dir, err := FetchSource(context.Background(), src, FetchOptions{CacheDir: t.TempDir(), Quiet: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, test, err := LoadCIFAR10(dir)
-	if err != nil || train.Len() != 50 || test.Len() != 10 || !bytes.Equal(test.Pixels, d.Pixels) {
-		t.Fatalf("CIFAR from the archive: %v", err)
 	}
 }
 
@@ -188,15 +141,15 @@ func TestFetchUnpacksCIFARArchive(t *testing.T) {
 // holds part as the file's partial download, and returns what landed and the number
 // of requests.
 func fetchAfterPart(t *testing.T, part func(whole []byte) []byte) (got, want []byte, requests int32) {
-	files := idxFiles(t)
+	files := payloads()
 	var hits atomic.Int32
 	srv := server(files, &hits)
 	defer srv.Close()
 	cache := t.TempDir()
-	name := mnistStyleNames[0]
+	name := names[0]
 	os.MkdirAll(filepath.Join(cache, "tiny"), 0o755)
 	os.WriteFile(filepath.Join(cache, "tiny", name+".part"), part(bytes.Clone(files[name])), 0o644)
-	if _, err := FetchSource(context.Background(), sourceFor(srv.URL, files, name), FetchOptions{CacheDir: cache, Quiet: true}); err != nil {
+	if _, err := Fetch(context.Background(), sourceFor(srv.URL, files, name), Options{CacheDir: cache}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = os.ReadFile(filepath.Join(cache, "tiny", name))
@@ -224,8 +177,8 @@ func TestFetchCorruptFullPartStartsOver(t *testing.T) {
 // A server that stops sending mid-file is given up on after the idle timeout, and the
 // part received is kept.
 func TestFetchStalledServerTimesOut(t *testing.T) {
-	files := idxFiles(t)
-	name := mnistStyleNames[0]
+	files := payloads()
+	name := names[0]
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := files[name]
@@ -242,7 +195,7 @@ func TestFetchStalledServerTimesOut(t *testing.T) {
 	cache := t.TempDir()
 	done := make(chan error, 1)
 	go func() {
-		_, err := FetchSource(context.Background(), sourceFor(srv.URL, files, name), FetchOptions{CacheDir: cache, Quiet: true, IdleTimeout: 300 * time.Millisecond})
+		_, err := Fetch(context.Background(), sourceFor(srv.URL, files, name), Options{CacheDir: cache, IdleTimeout: 300 * time.Millisecond})
 		done <- err
 	}()
 	select {
@@ -255,30 +208,6 @@ func TestFetchStalledServerTimesOut(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(cache, "tiny", name+".part")); err != nil || st.Size() != int64(len(files[name])/2) {
 		t.Errorf("the part received was not kept: %v", err)
-	}
-}
-
-// An archive entry that would land outside the cache folder is refused.
-func TestExtractRefusesEntriesOutsideTheFolder(t *testing.T) {
-	dir := t.TempDir()
-	archive := filepath.Join(dir, "evil.tar.gz")
-	var tgz bytes.Buffer
-	gz := gzip.NewWriter(&tgz)
-	tw := tar.NewWriter(gz)
-	for _, name := range []string{"cifar-10-batches-bin/ok.bin", "cifar-10-batches-bin/../../escaped.bin"} {
-		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
-		tw.Write([]byte{1})
-	}
-	tw.Close()
-	gz.Close()
-	os.WriteFile(archive, tgz.Bytes(), 0o644)
-	os.MkdirAll(filepath.Join(dir, "cache"), 0o755)
-	err := extractTarGz(archive, filepath.Join(dir, "cache"), "cifar-10-batches-bin")
-	if err == nil || !strings.Contains(err.Error(), "escapes the folder") {
-		t.Errorf("extracting an entry with ../..: %v; want it refused", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "escaped.bin")); err == nil {
-		t.Error("the escaping entry was written")
 	}
 }
 
@@ -304,8 +233,42 @@ func TestFetchRestartAfter416HasItsOwnIdleTimer(t *testing.T) {
 	f := RemoteFile{Name: "x.bin", URL: srv.URL + "/x.bin", SHA256: hex.EncodeToString(sum[:])}
 	os.MkdirAll(filepath.Join(dir, "src"), 0o755)
 	os.WriteFile(filepath.Join(dir, "src", "x.bin.part"), make([]byte, 20*1024), 0o644) // longer than the file
-	_, err := FetchSource(context.Background(), Source{Name: "src", Files: []RemoteFile{f}}, FetchOptions{CacheDir: dir, Quiet: true, IdleTimeout: 300 * time.Millisecond})
+	_, err := Fetch(context.Background(), Source{Name: "src", Files: []RemoteFile{f}}, Options{CacheDir: dir, IdleTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("a download restarted after HTTP 416 failed while data kept arriving: %v", err)
+	}
+}
+
+// recorder is a Progress that writes down what it is told.
+type recorder struct {
+	events []string
+	bytes  int64
+}
+
+func (r *recorder) Start(file string, have, total int64) {
+	r.events = append(r.events, fmt.Sprintf("start %s %d/%d", file, have, total))
+}
+func (r *recorder) Add(n int64) { r.bytes += n }
+func (r *recorder) Done()       { r.events = append(r.events, fmt.Sprintf("done after %d bytes", r.bytes)) }
+
+// A resumed download tells its progress the bytes it had, the whole size, each byte
+// that arrives, and its end.
+func TestFetchReportsProgress(t *testing.T) {
+	files := payloads()
+	var hits atomic.Int32
+	srv := server(files, &hits)
+	defer srv.Close()
+	cache := t.TempDir()
+	name := names[1]
+	os.MkdirAll(filepath.Join(cache, "tiny"), 0o755)
+	os.WriteFile(filepath.Join(cache, "tiny", name+".part"), files[name][:1000], 0o644)
+	var rec recorder
+	if _, err := Fetch(context.Background(), sourceFor(srv.URL, files, name), Options{CacheDir: cache, Progress: &rec}); err != nil {
+		t.Fatal(err)
+	}
+	size := len(files[name])
+	want := fmt.Sprintf("[start %s 1000/%d done after %d bytes]", name, size, size-1000)
+	if got := fmt.Sprint(rec.events); got != want {
+		t.Errorf("progress told %s, want %s", got, want)
 	}
 }

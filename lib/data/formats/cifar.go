@@ -1,4 +1,4 @@
-package data
+package formats
 
 import (
 	"bufio"
@@ -9,11 +9,8 @@ import (
 	"strings"
 
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
+	"github.com/gopherdl/gopherdl/lib/data"
 )
-
-// CIFAR10Classes are CIFAR-10's class names, by label.
-var CIFAR10Classes = []string{"airplane", "automobile", "bird", "cat", "deer",
-	"dog", "frog", "horse", "ship", "truck"}
 
 // cifarSide is the width and height of CIFAR-10's images.
 const cifarSide = 32
@@ -28,9 +25,8 @@ func ReadCIFAR(r io.Reader, name string, numClasses int) (pixels []uint8, labels
 }
 
 // readCIFARRecords reads records of one label byte and three planes of planeSize
-// bytes. ReadCIFAR uses planes of 32x32; the fuzz test uses tiny ones, so that the
-// fuzzer's inputs stay small enough to minimise quickly (with 3,073-byte records it
-// spent its time minimising and stopped executing).
+// bytes. The fuzz test gives it tiny planes: with 3,073-byte records the fuzzer spent
+// its time minimising inputs instead of running them.
 func readCIFARRecords(r io.Reader, name string, numClasses, planeSize int) (pixels []uint8, labels []int32, err error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	rec := make([]byte, 1+3*planeSize)
@@ -57,11 +53,11 @@ func readCIFARRecords(r io.Reader, name string, numClasses, planeSize int) (pixe
 	return pixels, labels, nil
 }
 
-// LoadCIFAR10 loads CIFAR-10's binary version from dir (the folder
-// cifar-10-batches-bin of cifar-10-binary.tar.gz): data_batch_1..5.bin for training
-// and test_batch.bin for testing. Class names come from batches.meta.txt when present.
-func LoadCIFAR10(dir string) (train, test *Dataset, err error) {
-	classes := CIFAR10Classes
+// LoadCIFARBatches loads the folder of CIFAR-10's binary version
+// (cifar-10-batches-bin in cifar-10-binary.tar.gz): data_batch_1..5.bin for
+// training and test_batch.bin for testing. The class names come from
+// batches.meta.txt when it names as many classes as classes does, else from classes.
+func LoadCIFARBatches(name, dir string, classes []string) (train, test *data.Dataset, err error) {
 	if b, err := os.ReadFile(filepath.Join(dir, "batches.meta.txt")); err == nil {
 		var names []string
 		for _, l := range strings.Split(string(b), "\n") {
@@ -69,17 +65,17 @@ func LoadCIFAR10(dir string) (train, test *Dataset, err error) {
 				names = append(names, l)
 			}
 		}
-		if len(names) == len(CIFAR10Classes) {
+		if len(names) == len(classes) {
 			classes = names
 		}
 	}
-	load := func(split string, files ...string) (*Dataset, error) {
-		d := &Dataset{Name: "cifar10/" + split, Height: 32, Width: 32, Channels: 3, Classes: classes}
+	load := func(split string, files ...string) (*data.Dataset, error) {
+		d := &data.Dataset{Name: name + "/" + split, Height: cifarSide, Width: cifarSide, Channels: 3, Classes: classes}
 		for _, f := range files {
 			path := filepath.Join(dir, f)
 			fh, err := os.Open(path)
 			if err != nil {
-				return nil, fmt.Errorf("loading CIFAR-10: %w (download it with data.Fetch(\"cifar10\") or put cifar-10-batches-bin there)", err)
+				return nil, fmt.Errorf("loading %s: %w", name, err)
 			}
 			px, lab, err := ReadCIFAR(fh, path, len(classes))
 			fh.Close()
@@ -101,17 +97,18 @@ func LoadCIFAR10(dir string) (train, test *Dataset, err error) {
 }
 
 // WriteCIFAR writes d (32x32x3) in CIFAR-10's binary format, atomically.
-func WriteCIFAR(d *Dataset, path string) error {
-	if d.Height != 32 || d.Width != 32 || d.Channels != 3 {
-		return fmt.Errorf("data.WriteCIFAR %q: images are %dx%dx%d, want 32x32x3", d.Name, d.Height, d.Width, d.Channels)
+func WriteCIFAR(d *data.Dataset, path string) error {
+	if d.Height != cifarSide || d.Width != cifarSide || d.Channels != 3 {
+		return fmt.Errorf("formats.WriteCIFAR %q: images are %dx%dx%d, want 32x32x3", d.Name, d.Height, d.Width, d.Channels)
 	}
+	const plane = cifarSide * cifarSide
 	return atomicfile.Write(path, func(w io.Writer) error {
 		var rec [cifarRecord]byte
 		for i := range d.Len() {
 			img, l := d.Image(i)
 			rec[0] = byte(l)
-			for p := range 1024 {
-				rec[1+p], rec[1+1024+p], rec[1+2048+p] = img[3*p], img[3*p+1], img[3*p+2]
+			for p := range plane {
+				rec[1+p], rec[1+plane+p], rec[1+2*plane+p] = img[3*p], img[3*p+1], img[3*p+2]
 			}
 			if _, err := w.Write(rec[:]); err != nil {
 				return err

@@ -1,4 +1,4 @@
-package data
+package formats
 
 import (
 	"bytes"
@@ -69,9 +69,10 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "), uint8(4))
 	f.Add(hugePNGHeader(40000, 40000), uint8(0))
 	root := f.TempDir()
+	exts := imageExtensions()
 	f.Fuzz(func(t *testing.T, b []byte, ext uint8) {
 		const limit = 64 * 64
-		name := "x" + ImageExts[int(ext)%len(ImageExts)]
+		name := "x" + exts[int(ext)%len(exts)]
 		img, err := DecodeImage(b, name, limit)
 		if err != nil {
 			if !strings.Contains(err.Error(), name) {

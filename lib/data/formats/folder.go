@@ -1,4 +1,4 @@
-package data
+package formats
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
+	"github.com/gopherdl/gopherdl/lib/data"
 )
 
 // FolderOptions configures LoadFolder. The zero value infers everything.
@@ -28,12 +29,27 @@ type FolderOptions struct {
 	// MaxPixels refuses, from its header and before decoding it, an image of more
 	// pixels (width x height) than this; 0 means DefaultMaxPixels.
 	MaxPixels int
+	// Extensions are the file endings read as images, ignoring case; nil means .png,
+	// .jpg, .jpeg, .gif, .bmp and .webp. Other files are skipped and reported.
+	Extensions []string
 }
 
-// FolderReport says what LoadFolder did besides loading.
+// FolderReport says what LoadFolder did besides loading, for the caller to show.
 type FolderReport struct {
 	Skipped []string // files that are not images (by their ending) or hidden
 	Resized int      // images resized to the common size
+}
+
+// String says it in a line: "skipped 1 files that are not images, resized 0 images".
+func (r FolderReport) String() string {
+	return fmt.Sprintf("skipped %d files that are not images, resized %d images", len(r.Skipped), r.Resized)
+}
+
+// folderItem is one image file of a class folder, with the size its header gives.
+type folderItem struct {
+	path  string
+	label int32
+	w, h  int
 }
 
 // LoadFolder loads root/<class>/<image> (the article's Dataset; torchvision's
@@ -46,13 +62,36 @@ type FolderReport struct {
 // Images are read twice: once for their headers (to choose the common size and check
 // the limit), then one at a time for their pixels, so memory holds one decoded image
 // besides the dataset.
-func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error) {
+func LoadFolder(root string, opts FolderOptions) (*data.Dataset, FolderReport, error) {
 	var rep FolderReport
+	if (opts.Height == 0) != (opts.Width == 0) || opts.Height < 0 || opts.Width < 0 {
+		return nil, rep, fmt.Errorf("%s: FolderOptions.Height %d and Width %d: set both (> 0) to resize, or neither", root, opts.Height, opts.Width)
+	}
+	if ch := opts.Channels; ch != 0 && ch != 1 && ch != 3 {
+		return nil, rep, fmt.Errorf("%s: FolderOptions.Channels %d: want 0 (infer), 1 or 3", root, ch)
+	}
+	classes, err := folderClasses(root, opts.Classes)
+	if err != nil {
+		return nil, rep, err
+	}
+	items, skipped, err := scanFolder(root, classes, opts)
+	rep.Skipped = skipped
+	if err != nil {
+		return nil, rep, err
+	}
+	h, w := commonSize(items, opts)
+	d, resized, err := readImages(filepath.Base(root), classes, items, h, w, opts)
+	rep.Resized = resized
+	return d, rep, err
+}
+
+// folderClasses returns classes when set, else the sorted names of root's visible
+// sub-folders.
+func folderClasses(root string, classes []string) ([]string, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
-		return nil, rep, fmt.Errorf("loading image folder: %w", err)
+		return nil, fmt.Errorf("loading image folder: %w", err)
 	}
-	classes := opts.Classes
 	if classes == nil {
 		for _, e := range entries {
 			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
@@ -62,90 +101,101 @@ func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error)
 		slices.Sort(classes)
 	}
 	if len(classes) == 0 {
-		return nil, rep, fmt.Errorf("%s: no class sub-folders: want %s/<class>/<image>", root, root)
+		return nil, fmt.Errorf("%s: no class sub-folders: want %s/<class>/<image>", root, root)
 	}
-	type item struct {
-		path  string
-		label int32
-		w, h  int
+	return classes, nil
+}
+
+// scanFolder lists the images of each class folder with the sizes their headers give,
+// and the files it skipped.
+func scanFolder(root string, classes []string, opts FolderOptions) (items []folderItem, skipped []string, err error) {
+	exts, kinds := opts.Extensions, strings.Join(opts.Extensions, ", ")
+	if exts == nil {
+		exts, kinds = imageExtensions(), "PNG, JPEG, GIF, BMP or WebP"
 	}
-	var items []item
-	sizes := map[[2]int]int{}
 	counts := make([]int, len(classes))
 	for label, class := range classes {
 		dir := filepath.Join(root, class)
 		files, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, rep, fmt.Errorf("loading image folder: class %q: %w", class, err)
+			return nil, skipped, fmt.Errorf("loading image folder: class %q: %w", class, err)
 		}
 		for _, f := range files {
 			path := filepath.Join(dir, f.Name())
-			if f.IsDir() || strings.HasPrefix(f.Name(), ".") || !IsImageFile(f.Name()) {
-				rep.Skipped = append(rep.Skipped, path)
+			if f.IsDir() || strings.HasPrefix(f.Name(), ".") || !hasExtension(f.Name(), exts) {
+				skipped = append(skipped, path)
 				continue
 			}
 			w, h, err := imageSize(path, opts.MaxPixels)
 			if err != nil {
-				return nil, rep, err
+				return nil, skipped, err
 			}
-			sizes[[2]int{h, w}]++
-			items = append(items, item{path, int32(label), w, h})
+			items = append(items, folderItem{path, int32(label), w, h})
 			counts[label]++
 		}
 		if counts[label] == 0 {
-			return nil, rep, fmt.Errorf("%s: class folder has no images (PNG, JPEG, GIF, BMP or WebP)", dir)
+			return nil, skipped, fmt.Errorf("%s: class folder has no images (%s)", dir, kinds)
 		}
 	}
 	if len(classes) < 2 {
-		return nil, rep, fmt.Errorf("%s: one class folder (%s, %d images): a classifier needs at least two classes, one sub-folder each", root, classes[0], counts[0])
+		return nil, skipped, fmt.Errorf("%s: one class folder (%s, %d images): a classifier needs at least two classes, one sub-folder each", root, classes[0], counts[0])
 	}
-	h, w := opts.Height, opts.Width
-	if (h == 0) != (w == 0) || h < 0 || w < 0 {
-		return nil, rep, fmt.Errorf("%s: FolderOptions.Height %d and Width %d: set both (> 0) to resize, or neither", root, h, w)
+	return items, skipped, nil
+}
+
+// commonSize is the size opts asks for, else the size most images have (the larger
+// one on a tie).
+func commonSize(items []folderItem, opts FolderOptions) (h, w int) {
+	if opts.Height > 0 {
+		return opts.Height, opts.Width
 	}
-	if h == 0 {
-		best := 0
-		for s, c := range sizes {
-			if c > best || (c == best && s[0]*s[1] > h*w) {
-				best, h, w = c, s[0], s[1]
-			}
+	sizes := map[[2]int]int{}
+	for _, it := range items {
+		sizes[[2]int{it.h, it.w}]++
+	}
+	best := 0
+	for s, c := range sizes {
+		if c > best || (c == best && (s[0]*s[1] > h*w || (s[0]*s[1] == h*w && s[0] > h))) {
+			best, h, w = c, s[0], s[1]
 		}
 	}
-	ch := opts.Channels
-	if ch != 0 && ch != 1 && ch != 3 {
-		return nil, rep, fmt.Errorf("%s: FolderOptions.Channels %d: want 0 (infer), 1 or 3", root, ch)
-	}
-	// Read as RGB unless told gray; when inferring, keep one channel if all are gray.
+	return h, w
+}
+
+// readImages decodes the images one at a time into a dataset of h x w images, and
+// counts those it resized. It reads RGB unless opts asks for gray; when inferring,
+// it keeps one channel if every image is gray.
+func readImages(name string, classes []string, items []folderItem, h, w int, opts FolderOptions) (*data.Dataset, int, error) {
 	readCh := 3
-	if ch == 1 {
+	if opts.Channels == 1 {
 		readCh = 1
 	}
-	shape := Shape{Channels: readCh, Height: h, Width: w}
-	d := &Dataset{Name: filepath.Base(root), Height: h, Width: w, Channels: readCh, Classes: classes,
+	shape := data.Shape{Channels: readCh, Height: h, Width: w}
+	d := &data.Dataset{Name: name, Height: h, Width: w, Channels: readCh, Classes: classes,
 		Pixels: make([]uint8, 0, len(items)*shape.Size()), Labels: make([]int32, 0, len(items))}
-	allGray := true
+	allGray, resized := true, 0
 	for _, it := range items {
 		if it.w != w || it.h != h {
 			if opts.NoResize {
-				return nil, rep, fmt.Errorf("%s: image is %dx%d, others are %dx%d, and resizing is off (FolderOptions.NoResize)", it.path, it.w, it.h, w, h)
+				return nil, resized, fmt.Errorf("%s: image is %dx%d, others are %dx%d, and resizing is off (FolderOptions.NoResize)", it.path, it.w, it.h, w, h)
 			}
-			rep.Resized++
+			resized++
 		}
 		img, err := ReadImageFile(it.path, opts.MaxPixels)
 		if err != nil {
-			return nil, rep, err
+			return nil, resized, err
 		}
-		if ch == 0 && allGray {
+		if opts.Channels == 0 && allGray {
 			allGray = isGray(img)
 		}
-		px, err := Pixels(img, shape)
+		px, err := data.Pixels(img, shape)
 		if err != nil {
-			return nil, rep, fmt.Errorf("%s: %w", it.path, err)
+			return nil, resized, fmt.Errorf("%s: %w", it.path, err)
 		}
 		d.Pixels = append(d.Pixels, px...)
 		d.Labels = append(d.Labels, it.label)
 	}
-	if ch == 0 && allGray {
+	if opts.Channels == 0 && allGray {
 		// Every image is gray: keep one of the three equal channels.
 		for i := range len(d.Pixels) / 3 {
 			d.Pixels[i] = d.Pixels[3*i]
@@ -153,7 +203,7 @@ func LoadFolder(root string, opts FolderOptions) (*Dataset, FolderReport, error)
 		d.Pixels = d.Pixels[:len(d.Pixels)/3]
 		d.Channels = 1
 	}
-	return d, rep, nil
+	return d, resized, nil
 }
 
 // imageSize reads the width and height from an image file's header, refusing images
@@ -174,32 +224,10 @@ func imageSize(path string, maxPixels int) (w, h int, err error) {
 	return cfg.Width, cfg.Height, nil
 }
 
-// ToImage returns image i of d as a Go image (*image.Gray or *image.NRGBA).
-func (d *Dataset) ToImage(i int) image.Image {
-	px, _ := d.Image(i)
-	return PixelsImage(px, d.Shape())
-}
-
-// PixelsImage turns the bytes of one image of the given shape (as Pixels returns
-// them, channels interleaved) back into a Go image: *image.Gray for one channel,
-// an opaque *image.NRGBA for three. It copies px.
-func PixelsImage(px []uint8, shape Shape) image.Image {
-	r := image.Rect(0, 0, shape.Width, shape.Height)
-	if shape.Channels == 1 {
-		return &image.Gray{Pix: slices.Clone(px), Stride: shape.Width, Rect: r}
-	}
-	out := image.NewNRGBA(r)
-	for p := range shape.Width * shape.Height {
-		copy(out.Pix[4*p:], px[3*p:3*p+3])
-		out.Pix[4*p+3] = 255
-	}
-	return out
-}
-
 // SaveFolder writes d as PNG files root/<class>/<index>.png, at most perClass images
 // per class (all when perClass <= 0), each file atomically. Class names are made safe
 // for file names ("T-shirt/top" becomes "T-shirt_top").
-func SaveFolder(d *Dataset, root string, perClass int) error {
+func SaveFolder(d *data.Dataset, root string, perClass int) error {
 	counts := make([]int, len(d.Classes))
 	for i := range d.Len() {
 		_, l := d.Image(i)

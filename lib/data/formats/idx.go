@@ -1,4 +1,4 @@
-package data
+package formats
 
 import (
 	"bufio"
@@ -11,17 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/gopherdl/gopherdl/lib/atomicfile"
+	"github.com/gopherdl/gopherdl/lib/data"
 )
-
-// FashionMNISTClasses are Fashion-MNIST's class names, by label.
-var FashionMNISTClasses = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-	"Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
-
-// DigitClasses are MNIST's class names, by label.
-var DigitClasses = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
-
-// DefaultFashionMNISTDir is where Debian's dataset-fashion-mnist package puts the files.
-const DefaultFashionMNISTDir = "/usr/share/datasets/fashion-mnist"
 
 // maxIDXItems bounds the item count an IDX header may claim, so a corrupt header
 // cannot ask for an absurd allocation.
@@ -107,7 +98,7 @@ func readN(r io.Reader, n int) ([]byte, error) {
 }
 
 // LoadIDX loads an image file and a label file in IDX format, each gzipped or not.
-func LoadIDX(name, imagesPath, labelsPath string, classes []string) (*Dataset, error) {
+func LoadIDX(name, imagesPath, labelsPath string, classes []string) (*data.Dataset, error) {
 	r, closeImg, err := openMaybeGzip(imagesPath)
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %w", name, err)
@@ -134,7 +125,7 @@ func LoadIDX(name, imagesPath, labelsPath string, classes []string) (*Dataset, e
 			return nil, fmt.Errorf("%s: label %d of image %d: want 0..%d", labelsPath, l, i, len(classes)-1)
 		}
 	}
-	return &Dataset{Name: name, Height: rows, Width: cols, Channels: 1, Pixels: pixels, Labels: labels, Classes: classes}, nil
+	return &data.Dataset{Name: name, Height: rows, Width: cols, Channels: 1, Pixels: pixels, Labels: labels, Classes: classes}, nil
 }
 
 // findIDX returns the path of base or base.gz in dir.
@@ -150,8 +141,8 @@ func findIDX(dir, base string) (string, error) {
 // LoadMNISTStyle loads the train and test splits of an MNIST-style folder: the
 // files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
 // t10k-labels-idx1-ubyte, each optionally .gz.
-func LoadMNISTStyle(name, dir string, classes []string) (train, test *Dataset, err error) {
-	load := func(split, prefix string) (*Dataset, error) {
+func LoadMNISTStyle(name, dir string, classes []string) (train, test *data.Dataset, err error) {
+	load := func(split, prefix string) (*data.Dataset, error) {
 		img, err := findIDX(dir, prefix+"-images-idx3-ubyte")
 		if err != nil {
 			return nil, err
@@ -171,28 +162,11 @@ func LoadMNISTStyle(name, dir string, classes []string) (train, test *Dataset, e
 	return train, test, nil
 }
 
-// LoadFashionMNIST loads Fashion-MNIST from dir (DefaultFashionMNISTDir when empty).
-func LoadFashionMNIST(dir string) (train, test *Dataset, err error) {
-	if dir == "" {
-		dir = DefaultFashionMNISTDir
-	}
-	train, test, err = LoadMNISTStyle("fashion-mnist", dir, FashionMNISTClasses)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (on Debian: apt-get install dataset-fashion-mnist; elsewhere: data.Fetch(\"fashion-mnist\"))", err)
-	}
-	return train, test, nil
-}
-
-// LoadMNIST loads MNIST from dir.
-func LoadMNIST(dir string) (train, test *Dataset, err error) {
-	return LoadMNISTStyle("mnist", dir, DigitClasses)
-}
-
 // WriteIDX writes d as an IDX image file and an IDX label file (gzipped when the
 // names end in .gz), each atomically.
-func WriteIDX(d *Dataset, imagesPath, labelsPath string) error {
+func WriteIDX(d *data.Dataset, imagesPath, labelsPath string) error {
 	if d.Channels != 1 {
-		return fmt.Errorf("data.WriteIDX %q: %d channels: IDX holds grayscale images only", d.Name, d.Channels)
+		return fmt.Errorf("formats.WriteIDX %q: %d channels: IDX holds grayscale images only", d.Name, d.Channels)
 	}
 	img := make([]byte, 16, 16+len(d.Pixels))
 	binary.BigEndian.PutUint32(img[0:], 0x803)
@@ -230,7 +204,7 @@ func writeMaybeGzip(path string, b []byte) error {
 }
 
 // ReadIDXBytes parses IDX image and label files held in memory, each gzipped or not.
-func ReadIDXBytes(name string, images, labels []byte, classes []string) (*Dataset, error) {
+func ReadIDXBytes(name string, images, labels []byte, classes []string) (*data.Dataset, error) {
 	open := func(b []byte) (io.Reader, error) {
 		if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
 			return gzip.NewReader(bytes.NewReader(b))
@@ -256,6 +230,6 @@ func ReadIDXBytes(name string, images, labels []byte, classes []string) (*Datase
 	if len(labs) != n {
 		return nil, fmt.Errorf("%s: %d labels for %d images", name, len(labs), n)
 	}
-	d := &Dataset{Name: name, Height: rows, Width: cols, Channels: 1, Pixels: pixels, Labels: labs, Classes: classes}
+	d := &data.Dataset{Name: name, Height: rows, Width: cols, Channels: 1, Pixels: pixels, Labels: labs, Classes: classes}
 	return d, d.Validate()
 }
