@@ -63,18 +63,18 @@ func TestLayerOutputs(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Fatalf("layer names %q, want %q", names, want)
 	}
-	val := func(i int) []float32 { return tensors.MustCopyFlatData[float32](outs[i+1]) }
+	flat := func(v []float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(v, len(v)) }
 	conv1 := directConv(tensors.MustCopyFlatData[float32](in), 2, h, w, 1,
 		variable(t, store, "/conv1/conv/weights"), variable(t, store, "/conv1/conv/biases"), 32)
-	closeTo(t, "conv1 vs a direct convolution", val(0), conv1, 1e-4)
+	assertClose(t, "conv1 vs a direct convolution", outs[1], flat(conv1), 1e-4)
 	relu := make([]float32, len(conv1))
 	for i, v := range conv1 {
 		relu[i] = max(v, 0)
 	}
-	closeTo(t, "conv1/relu", val(1), relu, 1e-4)
-	closeTo(t, "conv1/maxpool2x2", val(2), directPool(relu, 2, h, w, 32), 1e-4)
-	closeTo(t, "conv2/flatten vs conv2/maxpool2x2", val(6), val(5), 0)
-	closeTo(t, "logits vs fc2", tensors.MustCopyFlatData[float32](outs[0]), val(9), 0)
+	assertClose(t, "conv1/relu", outs[2], flat(relu), 1e-4)
+	assertClose(t, "conv1/maxpool2x2", outs[3], flat(directPool(relu, 2, h, w, 32)), 1e-4)
+	assertClose(t, "conv2/flatten vs conv2/maxpool2x2", outs[7], outs[6], 0)
+	assertClose(t, "logits vs fc2", outs[0], outs[10], 0)
 	if d := outs[1].Shape().Dimensions; !slices.Equal(d, []int{2, h, w, 32}) {
 		t.Errorf("conv1's output is %v, want [2 %d %d 32]", d, h, w)
 	}
@@ -132,18 +132,6 @@ func directPool(x []float32, b, h, w, c int) []float32 {
 		}
 	}
 	return out
-}
-
-func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	for i := range got {
-		if math.Abs(float64(got[i]-want[i])) > tol {
-			t.Fatalf("%s: value %d is %g, want %g", what, i, got[i], want[i])
-		}
-	}
 }
 
 func TestMLP(t *testing.T) {

@@ -21,15 +21,10 @@ func TestArchitecture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt := svgText(t, f)
-	for _, want := range []string{"input image", "[1, 28, 28]", "conv1: Conv2d(1 → 32, 3x3, padding 1)", "[32, 28, 28]", "320",
+	txt := wantText(t, "the architecture", f, "input image", "[1, 28, 28]", "conv1: Conv2d(1 → 32, 3x3, padding 1)", "[32, 28, 28]", "320",
 		"conv2: Conv2d(32 → 64, 3x3, padding 1)", "18,496", "MaxPool2d(2, 2)", "[64, 7, 7]", "Flatten: 64·7·7 = 3136 values", "[3136]",
 		"fc1: Linear(3136 → 128)", "401,536", "fc2: Linear(128 → 10)", "1,290",
-		"421,642 trainable parameters; fc1 holds 95.2 % of them"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the architecture lacks %q; text:\n%s", want, txt)
-		}
-	}
+		"421,642 trainable parameters; fc1 holds 95.2 % of them")
 	if n := strings.Count(txt, "ReLU"); n != 3 {
 		t.Errorf("%d ReLU boxes, want 3", n)
 	}
@@ -39,15 +34,22 @@ func TestArchitecture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt = svgText(t, Must(Architecture("MLP", s)))
-	for _, want := range []string{"[3, 32, 32]", "Flatten: 3·32·32 = 3072 values", "fc1: Linear(3072 → 256)", "786,688", "789,258 trainable parameters"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the MLP's architecture lacks %q; text:\n%s", want, txt)
-		}
-	}
+	wantText(t, "the MLP's architecture", Must(Architecture("MLP", s)), "[3, 32, 32]", "Flatten: 3·32·32 = 3072 values", "fc1: Linear(3072 → 256)", "786,688", "789,258 trainable parameters")
 	if _, err := Architecture("empty", nn.Summary{}); err == nil {
 		t.Error("an empty summary: no error")
 	}
+}
+
+// wantText returns the text of f, failing the test for each of wants it lacks.
+func wantText(t *testing.T, what string, f *Figure, wants ...string) string {
+	t.Helper()
+	txt := svgText(t, f)
+	for _, w := range wants {
+		if !strings.Contains(txt, w) {
+			t.Errorf("%s lacks %q; text:\n%s", what, w, txt)
+		}
+	}
+	return txt
 }
 
 func TestValueImage(t *testing.T) {
@@ -82,12 +84,7 @@ func TestFiltersAndFeatureMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt := svgText(t, f)
-	for _, want := range []string{"filter 0", "filter 3", "weight", "-0.75", "0.75"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the filters figure lacks %q; text:\n%s", want, txt)
-		}
-	}
+	wantText(t, "the filters figure", f, "filter 0", "filter 3", "weight", "-0.75", "0.75")
 	checkPNG(t, f)
 	rgb := train.Values{Name: "rgb", Shape: []int{3, 3, 3, 2}, Data: make([]float32, 54)}
 	for i := range rgb.Data {
@@ -112,12 +109,7 @@ func TestFiltersAndFeatureMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt = svgText(t, fm)
-	for _, want := range []string{"the image", "0: 1.5", "1: 0", "2: 0.25", "3 channels of 4x4, 1 of them 0 everywhere", "black 0"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the feature maps lack %q; text:\n%s", want, txt)
-		}
-	}
+	wantText(t, "the feature maps", fm, "the image", "0: 1.5", "1: 0", "2: 0.25", "3 channels of 4x4, 1 of them 0 everywhere", "black 0")
 	checkPNG(t, fm)
 	a.Data[5] = -2
 	if txt := svgText(t, Must(FeatureMaps("signed", nil, a, 2))); !strings.Contains(txt, "blue negative") || !strings.Contains(txt, "2: 2") {

@@ -18,20 +18,15 @@ func TestSaliencyCaptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt := svgText(t, f)
-	for _, want := range []string{
-		train.Classes[right] + "\n→ " + train.Classes[right] + "\n",
-		train.Classes[train.Labels[1]] + "\n→ " + train.Classes[wrong] + "\n",
-	} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the saliency figure lacks the caption %q; text:\n%s", want, txt)
-		}
-	}
+	wantText(t, "the saliency figure", f,
+		train.Classes[right]+"\n→ "+train.Classes[right]+"\n",
+		train.Classes[train.Labels[1]]+"\n→ "+train.Classes[wrong]+"\n",
+	)
 	b, _ := f.SVG()
 	if n := strings.Count(string(b), "stroke:#C80000"); n != 1 {
 		t.Errorf("%d red frames, want 1 (the wrong prediction)", n)
 	}
-	txt = svgText(t, Must(Saliency("classes only", train, idx, maps, nil)))
+	txt := svgText(t, Must(Saliency("classes only", train, idx, maps, nil)))
 	if strings.Contains(txt, "→") || !strings.Contains(txt, train.Classes[right]) {
 		t.Errorf("without predictions: want the classes alone; text:\n%s", txt)
 	}

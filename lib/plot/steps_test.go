@@ -38,13 +38,8 @@ func TestStepLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txt := svgText(t, f)
-	for _, want := range []string{"Training loss by step", "momentum", "plain", "each step", "mean of the last 25 steps",
-		"epoch 2", "epoch 3", "ln 10 = 2.303", "step", "cross-entropy of the batch"} {
-		if !strings.Contains(txt, want) {
-			t.Errorf("the step loss figure lacks %q; text:\n%s", want, txt)
-		}
-	}
+	txt := wantText(t, "the step loss figure", f, "Training loss by step", "momentum", "plain", "each step", "mean of the last 25 steps",
+		"epoch 2", "epoch 3", "ln 10 = 2.303", "step", "cross-entropy of the batch")
 	if strings.Contains(txt, "epoch 4") {
 		t.Error("an epoch line past the last step (250 steps of 85)")
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -154,10 +155,7 @@ func Convolution(title string, input, kernel [][]float64, highlight ...Cell) (*F
 	inMax := absMax(input)
 	kMax, outMax := absMax(kernel), absMax(out)
 	return &Figure{Width: width, Height: height, draw: func(dc draw.Canvas) {
-		whiteWithTitle(dc, title)
-		left := dc.Min.X + (width-gridsW)/2
-		y0 := dc.Max.Y - top
-		label := textStyle(9, draw.XCenter, draw.YBottom)
+		left, y0, label := workedFrame(dc, title, width, gridsW, top)
 		// The input, padded: the padding's zeros in grey.
 		numberGrid(dc, vg.Point{X: left, Y: y0}, cell, padded, func(r, c int) gridCell {
 			if r < p || r >= h+p || c < p || c >= w+p {
@@ -255,10 +253,7 @@ func MaxPooling(title string, input [][]float64) (*Figure, error) {
 	width := max(gridsW+20*vg.Millimeter, 12*vg.Centimeter)
 	height := top + gridsH + 12*vg.Millimeter
 	return &Figure{Width: width, Height: height, draw: func(dc draw.Canvas) {
-		whiteWithTitle(dc, title)
-		left := dc.Min.X + (width-gridsW)/2
-		y0 := dc.Max.Y - top
-		label := textStyle(9, draw.XCenter, draw.YBottom)
+		left, y0, label := workedFrame(dc, title, width, gridsW, top)
 		numberGrid(dc, vg.Point{X: left, Y: y0}, cell, input, func(r, c int) gridCell {
 			if r >= h/2*2 || c >= w/2*2 {
 				return gridCell{fill: color.Gray{Y: 225}, faint: true}
@@ -294,6 +289,14 @@ func MaxPooling(title string, input [][]float64) (*Figure, error) {
 			dc.FillText(note, vg.Point{X: left + vg.Length(w)*cell/2, Y: y0 - gridsH - 3*vg.Millimeter}, "grey: the odd last row or column, dropped")
 		}
 	}}, nil
+}
+
+// workedFrame paints a worked example's figure white with its title and returns
+// where its grids start (left, and the top y under the title) and the style of
+// their labels.
+func workedFrame(dc draw.Canvas, title string, width, gridsW, top vg.Length) (left, y0 vg.Length, label text.Style) {
+	whiteWithTitle(dc, title)
+	return dc.Min.X + (width-gridsW)/2, dc.Max.Y - top, textStyle(9, draw.XCenter, draw.YBottom)
 }
 
 // arrow draws a horizontal arrow from x0 to x1 at height y.
