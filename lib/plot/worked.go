@@ -120,26 +120,10 @@ func Convolution(title string, input, kernel [][]float64, highlight ...Cell) (*F
 		return nil, err
 	}
 	h, w, k, p := len(input), len(input[0]), len(kernel), len(kernel)/2
-	if len(highlight) == 0 {
-		highlight = []Cell{{0, 0}, {h / 2, w / 2}}
+	if highlight, err = checkHighlights(highlight, h, w); err != nil {
+		return nil, err
 	}
-	if len(highlight) > len(highlightColours) {
-		return nil, fmt.Errorf("plot.Convolution: %d cells to highlight: at most %d", len(highlight), len(highlightColours))
-	}
-	for _, hc := range highlight {
-		if hc.Row < 0 || hc.Row >= h || hc.Col < 0 || hc.Col >= w {
-			return nil, fmt.Errorf("plot.Convolution: cell (%d, %d) outside the %dx%d output", hc.Row, hc.Col, h, w)
-		}
-	}
-	padded := make([][]float64, h+2*p)
-	for r := range padded {
-		padded[r] = make([]float64, w+2*p)
-		for c := range padded[r] {
-			if y, x := r-p, c-p; y >= 0 && y < h && x >= 0 && x < w {
-				padded[r][c] = input[y][x]
-			}
-		}
-	}
+	padded := zeroPadded(input, p)
 	sums := make([]string, len(highlight))
 	for i, hc := range highlight {
 		sums[i] = productSum(padded, kernel, hc, out[hc.Row][hc.Col])
@@ -201,6 +185,36 @@ func Convolution(title string, input, kernel [][]float64, highlight ...Cell) (*F
 		dc.FillText(textStyle(9, draw.XLeft, draw.YTop), vg.Point{X: dc.Min.X + 6*vg.Millimeter, Y: y0 - gridsH - 6*vg.Millimeter},
 			"each output: the sum of input · kernel over its window, the kernel laid on the window as drawn (row by row)")
 	}}, nil
+}
+
+// checkHighlights returns the output cells to highlight in an h x w output: those
+// given, or by default the top-left corner and the centre.
+func checkHighlights(cells []Cell, h, w int) ([]Cell, error) {
+	if len(cells) == 0 {
+		return []Cell{{0, 0}, {h / 2, w / 2}}, nil
+	}
+	if len(cells) > len(highlightColours) {
+		return nil, fmt.Errorf("plot.Convolution: %d cells to highlight: at most %d", len(cells), len(highlightColours))
+	}
+	for _, c := range cells {
+		if c.Row < 0 || c.Row >= h || c.Col < 0 || c.Col >= w {
+			return nil, fmt.Errorf("plot.Convolution: cell (%d, %d) outside the %dx%d output", c.Row, c.Col, h, w)
+		}
+	}
+	return cells, nil
+}
+
+// zeroPadded returns g with p rows and columns of zeros around it.
+func zeroPadded(g [][]float64, p int) [][]float64 {
+	h, w := len(g), len(g[0])
+	out := make([][]float64, h+2*p)
+	for r := range out {
+		out[r] = make([]float64, w+2*p)
+		if r >= p && r < h+p {
+			copy(out[r][p:], g[r-p])
+		}
+	}
+	return out
 }
 
 // productSum writes out an output cell's sum of products: "row 0, column 0:
