@@ -208,3 +208,44 @@ func TestMLPInitialisation(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerOutputsAgreeAcrossFormulations checks that the grid formulation (the Go
+// backend's) and the XLA one name the same layers and compute the same outputs for
+// each, on the same weights: Activations shows the same tensors on every backend.
+func TestLayerOutputsAgreeAcrossFormulations(t *testing.T) {
+	store := model.NewStore()
+	images := randFloat64(rand.New(rand.NewPCG(15, 16)), 2, 10, 6, 1)
+	run := func(f formulation) (names []string, out []*tensors.Tensor) {
+		exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+			useFormulation(x.Graph(), f)
+			store.SetTraining(x.Graph(), true) // weights as parameters, not constants
+			_, layers := LayerOutputs(scope, x, Net(4))
+			nodes := make([]*graph.Node, len(layers))
+			for i, l := range layers {
+				names, nodes[i] = append(names, l.Name), l.Node
+			}
+			return nodes
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer exec.Finalize()
+		if out, err = exec.Call(images); err != nil {
+			t.Fatal(err)
+		}
+		return names, out
+	}
+	namesGrid, grid := run(gridForm)
+	namesXLA, xla := run(xlaForm)
+	if !slices.Equal(namesGrid, namesXLA) || len(grid) != 10 {
+		t.Fatalf("layers %q (grid) and %q (xla)", namesGrid, namesXLA)
+	}
+	for i := range grid {
+		a, b := tensors.MustCopyFlatData[float64](grid[i]), tensors.MustCopyFlatData[float64](xla[i])
+		for j := range a {
+			if math.Abs(a[j]-b[j]) > 1e-9*(1+math.Abs(b[j])) {
+				t.Fatalf("%s, element %d: grid %g, xla %g", namesGrid[i], j, a[j], b[j])
+			}
+		}
+	}
+}
