@@ -1,6 +1,6 @@
 // Package nn holds the layers and models of the walkthrough: a 2-D convolution, a 2x2
-// max-pool, a fully connected layer and ReLU, and the article's CNN, Net, with a
-// printed summary.
+// max-pool, a fully connected layer and ReLU, the article's CNN, Net, an MLP baseline,
+// a printed summary, and each layer's output for a graph to return (LayerOutputs).
 //
 // Images are channels-last: [batch, height, width, channels]. The layer functions
 // take and return such nodes, and create the same variables (names, shapes, meaning)

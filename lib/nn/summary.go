@@ -73,9 +73,10 @@ var (
 	recorders = map[*graph.Graph]*[]recRow{}
 )
 
-// record notes a layer's output while Summarize builds a graph; otherwise it only
-// returns x.
+// record notes a layer's output while Summarize or LayerOutputs builds a graph;
+// otherwise it only returns x.
 func record(x *graph.Node, kind string, scope ...*model.Scope) *graph.Node {
+	noteLayer(x, kind, scope)
 	recMu.Lock()
 	defer recMu.Unlock()
 	rows, ok := recorders[x.Graph()]

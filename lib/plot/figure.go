@@ -1,8 +1,11 @@
 // Package plot draws the walkthrough's figures with gonum/plot: training curves,
-// a confusion-matrix heat map, per-class precision/recall/F1 bars, image grids with
-// true and predicted labels, and saliency heat maps. Figures are static SVG or PNG,
-// with no JavaScript: in a GoNB notebook Display shows them inline and they are kept
-// in the saved notebook; elsewhere Save writes them to files.
+// the loss by step, a confusion-matrix heat map, per-class precision/recall/F1 bars,
+// image grids with true and predicted labels, augmented images, saliency heat maps,
+// and the inside of a network: a worked convolution and max-pool with their numbers,
+// the architecture with its shapes, the first layer's filters and feature maps.
+// Figures are static SVG or PNG, with no JavaScript: in a GoNB notebook Display
+// shows them inline and they are kept in the saved notebook; elsewhere Save writes
+// them to files.
 package plot
 
 import (

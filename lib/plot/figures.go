@@ -518,7 +518,9 @@ func SaliencyOverlay(img image.Image, sal []float32) (image.Image, error) {
 }
 
 // Saliency draws, for each image, the image and its saliency overlay side by side.
-// maps holds one map per index (height x width values); predictions may be nil.
+// maps holds one map per index (height x width values). With predictions, each
+// image is captioned "true → predicted" (its class, then the predicted one under an
+// arrow), in red where they differ; predictions may be nil (the class alone).
 func Saliency(title string, d *data.Dataset, indices []int, maps [][]float32, predictions []int32) (*Figure, error) {
 	if len(maps) != len(indices) {
 		return nil, fmt.Errorf("plot.Saliency: %d maps for %d images", len(maps), len(indices))
@@ -545,11 +547,7 @@ func Saliency(title string, d *data.Dataset, indices []int, maps [][]float32, pr
 				return nil, fmt.Errorf("plot.Saliency: prediction %d of image %d: want 0..%d", p, idx, len(d.Classes)-1)
 			}
 			wrong = p != l
-			if wrong {
-				caption = fmt.Sprintf("%s\n→ %s", d.Classes[l], d.Classes[p])
-			} else {
-				caption = d.Classes[l] + "\n "
-			}
+			caption = fmt.Sprintf("%s\n→ %s", d.Classes[l], d.Classes[p])
 		}
 		tiles = append(tiles, Tile{Image: upscale(img, 4), Caption: caption, Wrong: wrong},
 			Tile{Image: upscale(over, 4), Caption: "saliency\n "})

@@ -175,6 +175,9 @@ func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int
 			accSum += acc * float64(n)
 			seen += n
 			step++
+			if cfg.OnStep != nil {
+				cfg.OnStep(StepLoss{Epoch: epoch + 1, Step: epoch*loader.NumBatches() + step, Loss: l, LR: lr})
+			}
 			bar.SetSuffix("loss " + progress.Number(lossSum/float64(seen)))
 			bar.Add(int64(n))
 		}

@@ -19,7 +19,7 @@ import (
 )
 
 // Config holds the training hyperparameters. DefaultConfig returns the article's.
-// Everything but CheckpointDir, Quiet and Log is saved with each checkpoint, so a run
+// Everything but CheckpointDir, Quiet, Log and OnStep is saved with each checkpoint, so a run
 // continues with the settings it had.
 type Config struct {
 	Epochs      int     `json:"epochs"` // in total, counting those already done
@@ -54,6 +54,10 @@ type Config struct {
 	// Log receives the per-epoch lines (default: standard output; in a notebook they
 	// go into the progress block).
 	Log io.Writer `json:"-"`
+	// OnStep, when set, is called by Fit after every training step with the batch's
+	// loss (for a curve by step, plot.StepLoss). It runs while the model is busy
+	// training: it must not call the model.
+	OnStep func(StepLoss) `json:"-"`
 }
 
 // DefaultConfig is the article's setup: 10 epochs, batch 64, SGD lr 0.01 without

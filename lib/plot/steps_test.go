@@ -1,0 +1,59 @@
+package plot
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestStepLoss(t *testing.T) {
+	if got := trailingMean([]float64{4, 2, 6, 0, 1}, 2); !slices.Equal(got, []float64{4, 3, 4, 3, 0.5}) {
+		t.Errorf("trailing mean over 2 steps: %v", got)
+	}
+	var labels []string
+	for _, tk := range (roundTicks{}).Ticks(0, 283) {
+		labels = append(labels, tk.Label)
+	}
+	if !slices.Equal(labels, []string{"0", "50", "100", "150", "200", "250"}) {
+		t.Errorf("ticks for 0..283: %q", labels)
+	}
+	labels = labels[:0]
+	for _, tk := range (roundTicks{}).Ticks(2.265, 2.32) {
+		labels = append(labels, tk.Label)
+	}
+	if !slices.Equal(labels, []string{"2.27", "2.28", "2.29", "2.30", "2.31", "2.32"}) {
+		t.Errorf("ticks for 2.265..2.32: %q", labels)
+	}
+
+	run := func(n int, rate float64) []float64 {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = 0.3 + 2*math.Exp(-rate*float64(i)) + 0.1*math.Sin(float64(i))
+		}
+		return v
+	}
+	f, err := StepLoss("Training loss by step", []string{"momentum", "plain"}, [][]float64{run(250, 0.05), run(200, 0.005)},
+		StepLossOptions{StepsPerEpoch: 85, Classes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt := wantText(t, "the step loss figure", f, "Training loss by step", "momentum", "plain", "each step", "mean of the last 25 steps",
+		"epoch 2", "epoch 3", "ln 10 = 2.303", "step", "cross-entropy of the batch")
+	if strings.Contains(txt, "epoch 4") {
+		t.Error("an epoch line past the last step (250 steps of 85)")
+	}
+	checkPNG(t, f)
+	if txt := svgText(t, Must(StepLoss("short", []string{"a"}, [][]float64{run(40, 0.1)}, StepLossOptions{}))); !strings.Contains(txt, "mean of the last 10 steps") {
+		t.Errorf("40 steps: want a window of 10; text:\n%s", txt)
+	}
+	for name, err := range map[string]error{
+		"names":    second(StepLoss("", []string{"a"}, [][]float64{{1}, {2}}, StepLossOptions{})),
+		"empty":    second(StepLoss("", []string{"a"}, [][]float64{{}}, StepLossOptions{})),
+		"diverged": second(StepLoss("", []string{"a"}, [][]float64{{2, math.Inf(1)}}, StepLossOptions{})),
+	} {
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
