@@ -10,6 +10,7 @@ require (
 	github.com/janpfeifer/gonb v0.11.5
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/image v0.30.0
+	golang.org/x/sync v0.23.0
 	golang.org/x/term v0.40.0
 	gonum.org/v1/plot v0.17.0
 )

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -57,6 +58,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&cfg.MaxQueue, "max-queue", serve.DefaultMaxQueue, "most images waiting for the model (more: 503)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", serve.DefaultMaxBodyBytes, "largest request body in bytes (more: 413)")
 	fs.IntVar(&cfg.MaxPixels, "max-pixels", serve.DefaultMaxPixels, "largest image, width x height, read from its header before decoding (more: 413)")
+	fs.Int64Var(&cfg.MaxMemory, "max-memory", serve.DefaultMaxMemory, "memory in bytes that requests may hold at once: bodies being read, images being decoded (at least -max-body + 24 x -max-pixels)")
+	fs.DurationVar(&cfg.MemoryWait, "memory-wait", serve.DefaultMemoryWait, "how long a request waits for its share of -max-memory before a 503")
+	fs.IntVar(&cfg.MaxExplains, "max-explains", runtime.GOMAXPROCS(0), "most saliency maps computed at once (/v1/explain)")
 	fs.IntVar(&cfg.MaxFiles, "max-files", serve.DefaultMaxFiles, "most images in one multipart request")
 	fs.IntVar(&cfg.DefaultTop, "top", serve.DefaultTop, "classes listed when a request has no ?top=")
 	fs.DurationVar(&cfg.Poll, "poll", serve.DefaultPoll, "how often to look for a newer checkpoint (0: never)")
@@ -81,9 +85,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.ModelDir == "" {
 		fmt.Fprintln(stderr, "serve: -model is required: a cmd/walkthrough -out folder (make demo writes out/demo) or a notebook's checkpoint folder")
 		return errUsage
-	}
-	if cfg.Poll == 0 {
-		cfg.Poll = -1 // the flag's 0 means never; Config's 0 means the default
 	}
 	switch *logFormat {
 	case "json":

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gopherdl/gopherdl/lib/data"
@@ -99,16 +100,19 @@ func (s *syncBuffer) String() string {
 // logging into the returned buffer.
 func newServer(t testing.TB, cfg Config) (*Server, *httptest.Server, *syncBuffer) {
 	t.Helper()
+	return newServerWith(t, cfg, trainSource{})
+}
+
+// newServerWith is newServer with the models of src.
+func newServerWith(t testing.TB, cfg Config, src source) (*Server, *httptest.Server, *syncBuffer) {
+	t.Helper()
 	if cfg.ModelDir == "" {
 		cfg.ModelDir = testModelDir
-	}
-	if cfg.Poll == 0 {
-		cfg.Poll = -1
 	}
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	cfg.LogRequests = true
-	s, err := New(cfg)
+	s, err := newWithSource(cfg, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,4 +238,48 @@ func scaled(img image.Image, f int) image.Image {
 		}
 	}
 	return out
+}
+
+// wrapping serves the checkpoints as trainSource does, with each model loaded
+// wrapped by wrap: the tests' gates and counters sit inside the server's model calls.
+type wrapping struct {
+	trainSource
+	wrap func(inference) inference
+}
+
+func (w wrapping) load(dir string, maxBatch int) (inference, checkpoint, error) {
+	m, ck, err := w.trainSource.load(dir, maxBatch)
+	if err != nil {
+		return nil, ck, err
+	}
+	return w.wrap(m), ck, nil
+}
+
+// hooked runs its hooks inside a model's calls, once armed (after the warm-up).
+type hooked struct {
+	inference
+	armed         *atomic.Bool
+	beforePredict func(n int)
+	beforeExplain func()
+}
+
+func (h *hooked) predict(imgs []image.Image) ([][]float64, error) {
+	if h.beforePredict != nil && h.armed.Load() {
+		h.beforePredict(len(imgs))
+	}
+	return h.inference.predict(imgs)
+}
+
+func (h *hooked) explain(img image.Image) ([]float64, []float32, error) {
+	if h.beforeExplain != nil && h.armed.Load() {
+		h.beforeExplain()
+	}
+	return h.inference.explain(img)
+}
+
+// withHooks is a source whose models run the hooks once armed is set.
+func withHooks(armed *atomic.Bool, beforePredict func(n int), beforeExplain func()) source {
+	return wrapping{wrap: func(m inference) inference {
+		return &hooked{inference: m, armed: armed, beforePredict: beforePredict, beforeExplain: beforeExplain}
+	}}
 }

@@ -11,12 +11,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// RequestIDHeader carries a request's id: taken from the request when it has a
-// usable one (up to 128 letters, digits and -_.:), else generated; always echoed in
-// the answer and written in the request's log lines.
-const RequestIDHeader = "X-Request-Id"
+	"github.com/gopherdl/gopherdl/lib/serve/api"
+)
 
 // reqInfo travels in a request's context: its id, and the error it was answered
 // with, for the log line.
@@ -132,17 +129,19 @@ func (s *Server) logRequest(r *http.Request, rec *recorder, ri *reqInfo, took ti
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
-// errorBody is every error answer.
-type errorBody struct {
-	Error     string `json:"error"`
-	RequestID string `json:"request_id,omitempty"`
-}
-
 // writeError answers code with {"error": message, "request_id": ...}.
 func writeError(w http.ResponseWriter, r *http.Request, code int, format string, args ...any) {
 	ri := info(r)
 	ri.err = fmt.Sprintf(format, args...)
-	writeJSON(w, code, errorBody{Error: ri.err, RequestID: ri.id})
+	writeJSON(w, code, api.Error{Error: ri.err, RequestID: ri.id})
+}
+
+// writeHTTPError answers e, with Retry-After when it is worth retrying.
+func writeHTTPError(w http.ResponseWriter, r *http.Request, e *httpError) {
+	if e.retry {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, r, e.code, "%s", e.msg)
 }
 
 // writeJSON answers code with v as JSON.
@@ -150,7 +149,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		code = http.StatusInternalServerError
-		b, _ = json.Marshal(errorBody{Error: "encoding the answer: " + err.Error()})
+		b, _ = json.Marshal(api.Error{Error: "encoding the answer: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopherdl/gopherdl/lib/train"
+	"github.com/gopherdl/gopherdl/lib/serve/api"
 )
 
-func checkSorted(t *testing.T, preds []train.Prediction) {
+func checkSorted(t *testing.T, preds []Prediction) {
 	t.Helper()
 	for i := 1; i < len(preds); i++ {
 		if preds[i].Probability > preds[i-1].Probability {
@@ -204,7 +204,7 @@ func TestBadInput(t *testing.T) {
 			if c.ct != "" {
 				req.Header.Set("Content-Type", c.ct)
 			}
-			var got errorBody
+			var got api.Error
 			res := do(t, req, &got)
 			if res.StatusCode != c.code {
 				t.Errorf("HTTP %d, want %d (%q)", res.StatusCode, c.code, got.Error)
@@ -232,7 +232,7 @@ func TestOversizeChunkedBody(t *testing.T) {
 	body := io.MultiReader(bytes.NewReader(pngOf(t, 0)), bytes.NewReader(make([]byte, 2<<20)))
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/predict", body)
 	req.Header.Set("Content-Type", "image/png")
-	var got errorBody
+	var got api.Error
 	res := do(t, req, &got)
 	if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(got.Error, "over the limit of 1048576 bytes") {
 		t.Errorf("HTTP %d %q, want 413 over the limit", res.StatusCode, got.Error)
@@ -255,7 +255,7 @@ func TestPixelBomb(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		var got errorBody
+		var got api.Error
 		res := post(t, ts.URL+"/v1/predict", contentType, body, &got)
 		took := time.Since(start)
 		runtime.ReadMemStats(&after)
