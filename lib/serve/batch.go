@@ -7,7 +7,6 @@ import (
 	"image"
 	"sync/atomic"
 	"time"
-
 )
 
 // errOverloaded is returned when the queue of images waiting for the model is full.
@@ -36,9 +35,9 @@ type jobResult struct {
 // read (arriving > 0), waits up to maxWait for them. Under load the queue fills while
 // the model computes, so batches grow with the load, and a lone request never waits.
 type batcher struct {
-	queue       chan *job
-	maxBatch    int
-	maxWait     time.Duration
+	queue    chan *job
+	maxBatch int
+	maxWait  time.Duration
 	arriving atomic.Int64 // prediction requests being read and decoded
 	acquire  func() *loaded
 	release  func(*loaded)

@@ -198,7 +198,9 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 	s.release(l)
 	s.explains.Release(1)
 	var preds []Prediction
-	if err == nil {
+	if err != nil {
+		err = fmt.Errorf("model %s: %w", l.name, err)
+	} else {
 		preds, err = predictions(probs, l, ups[0].name)
 	}
 	if err != nil {

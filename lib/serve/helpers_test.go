@@ -27,11 +27,10 @@ import (
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
-// testModelDir holds a checkpoint trained once for every test (1 epoch on part of
-// the embedded dataset: a few seconds).
+// testDir holds what the tests share; testImages the embedded test set.
 var (
-	testModelDir string
-	testImages   *data.Dataset
+	testDir    string
+	testImages *data.Dataset
 )
 
 func TestMain(m *testing.M) {
@@ -46,14 +45,31 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	trainDS, testDS := embedded.MustLoad()
-	testImages = testDS
-	testModelDir = filepath.Join(dir, "checkpoints")
-	if err := trainTestModel(testModelDir, trainDS, testDS); err != nil {
-		fmt.Fprintln(os.Stderr, "training the test model:", err)
-		return 1
-	}
+	testDir = dir
+	_, testImages = embedded.MustLoad()
 	return m.Run()
+}
+
+var (
+	trainOnce  sync.Once
+	trainedDir string
+	trainErr   error
+)
+
+// testModel returns a checkpoint folder trained once for every test that asks (1
+// epoch on part of the embedded dataset: a few seconds); the fuzz target's workers
+// never ask.
+func testModel(t testing.TB) string {
+	t.Helper()
+	trainOnce.Do(func() {
+		trainDS, testDS := embedded.MustLoad()
+		trainedDir = filepath.Join(testDir, "checkpoints")
+		trainErr = trainTestModel(trainedDir, trainDS, testDS)
+	})
+	if trainErr != nil {
+		t.Fatalf("training the test model: %v", trainErr)
+	}
+	return trainedDir
 }
 
 func trainTestModel(dir string, trainDS, testDS *data.Dataset) error {
@@ -107,7 +123,7 @@ func newServer(t testing.TB, cfg Config) (*Server, *httptest.Server, *syncBuffer
 func newServerWith(t testing.TB, cfg Config, src source) (*Server, *httptest.Server, *syncBuffer) {
 	t.Helper()
 	if cfg.ModelDir == "" {
-		cfg.ModelDir = testModelDir
+		cfg.ModelDir = testModel(t)
 	}
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))

@@ -63,7 +63,7 @@ func (g *gate) calls() []int {
 // ends.
 func listening(t *testing.T, cfg Config, src source, tm Timeouts) (s *Server, addr string, cancel context.CancelFunc, served <-chan error) {
 	t.Helper()
-	cfg.ModelDir = testModelDir
+	cfg.ModelDir = testModel(t)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -207,7 +207,7 @@ func TestOverloaded(t *testing.T) {
 // TestReload: a newer checkpoint written while requests run is swapped in with no
 // failed request; the metrics and the logs say so.
 func TestReload(t *testing.T) {
-	dir := copyDir(t, testModelDir)
+	dir := copyDir(t, testModel(t))
 	s, ts, logs := newServer(t, Config{ModelDir: dir, Poll: 20 * time.Millisecond})
 	img := pngOf(t, 5)
 
@@ -288,7 +288,7 @@ func TestReload(t *testing.T) {
 // TestReloadFailure: a broken newer checkpoint is logged once, and the server
 // keeps answering with the model it has.
 func TestReloadFailure(t *testing.T) {
-	dir := copyDir(t, testModelDir)
+	dir := copyDir(t, testModel(t))
 	_, ts, logs := newServer(t, Config{ModelDir: dir, Poll: 10 * time.Millisecond})
 	broken := filepath.Join(dir, "epoch-0009")
 	if err := os.MkdirAll(broken, 0o755); err != nil {
