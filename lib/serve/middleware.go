@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -89,6 +90,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		w.Header().Set(RequestIDHeader, ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		rec := &recorder{ResponseWriter: w}
+		rc := http.NewResponseController(w)
+		hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+		if hasBody {
+			rc.EnableFullDuplex() // an error answer may go out before the body it refuses is read
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -100,9 +106,27 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			s.logRequest(r, rec, ri, time.Since(start))
+			if hasBody && rec.status >= 400 {
+				s.drain(rc, r)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// drainTimeout bounds the time drain reads a refused body.
+const drainTimeout = 5 * time.Second
+
+// drain sends a refused request's answer, then reads and drops what is left of its
+// body for up to drainTimeout, in no buffer of its own, as nginx's lingering close
+// does: a connection closed with bytes unread is reset, and the client's TCP stack
+// then drops the answer it had not read yet (RFC 9112, section 9.6).
+func (s *Server) drain(rc *http.ResponseController, r *http.Request) {
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	rc.SetReadDeadline(time.Now().Add(drainTimeout))
+	io.Copy(io.Discard, r.Body)
 }
 
 func (s *Server) logRequest(r *http.Request, rec *recorder, ri *reqInfo, took time.Duration) {

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -384,4 +386,44 @@ func get(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestRefusedAnswersArrive: a body refused before it is read (over the limit, or no
+// memory for it) still gets its JSON answer to a client that goes on sending it:
+// the server reads and drops the rest instead of resetting the connection, which
+// would make the client's TCP stack drop the answer.
+func TestRefusedAnswersArrive(t *testing.T) {
+	const limit = 1 << 20
+	cfg := Config{MaxBodyBytes: limit, MaxPixels: 64 * 64, MemoryWait: 100 * time.Millisecond}
+	cfg.MaxMemory = limit + decodeReserve(cfg.MaxPixels) // room for one body
+	s, ts, _ := newServer(t, cfg)
+	hold := halfSent(t, strings.TrimPrefix(ts.URL, "http://"), limit)
+	defer hold.Close()
+	waitFor(t, 10*time.Second, "the budget held", func() bool { return s.mem.inUse.Load() == limit })
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	big, fits := make([]byte, 4*limit), make([]byte, limit/2)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := range 40 {
+		body := [][]byte{big, fits}[i%2]
+		wg.Go(func() {
+			code := 0
+			if res, err := client.Post(ts.URL+"/v1/predict", "image/png", bytes.NewReader(body)); err == nil {
+				var e api.Error
+				if json.NewDecoder(res.Body).Decode(&e) == nil && e.Error != "" {
+					code = res.StatusCode
+				}
+				res.Body.Close()
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusRequestEntityTooLarge] != 20 || codes[http.StatusServiceUnavailable] != 20 {
+		t.Errorf("answers by status (0: none, or not JSON): %v; want 20 x 413 and 20 x 503", codes)
+	}
 }
