@@ -227,6 +227,18 @@ func post(t testing.TB, url, contentType string, body []byte, out any) *http.Res
 
 func do(t testing.TB, req *http.Request, out any) *http.Response {
 	t.Helper()
+	res, b := send(t, req)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: HTTP %d, body %q: %v", req.Method, req.URL, res.StatusCode, b, err)
+		}
+	}
+	return res
+}
+
+// send makes a request and returns its answer with the body read.
+func send(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -236,12 +248,18 @@ func do(t testing.TB, req *http.Request, out any) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: HTTP %d, body %q: %v", req.Method, req.URL, res.StatusCode, b, err)
-		}
+	return res, b
+}
+
+// get returns the body of GET url.
+func get(t testing.TB, url string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res
+	_, b := send(t, req)
+	return string(b)
 }
 
 // scaled enlarges img by an integer factor (nearest neighbour).

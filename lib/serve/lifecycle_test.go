@@ -268,15 +268,13 @@ func TestReload(t *testing.T) {
 	if got := s.Checkpoint(); got != filepath.Join(dir, "epoch-0002") {
 		t.Errorf("serving %s", got)
 	}
-	res, _ := http.Get(ts.URL + "/metrics")
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	b := get(t, ts.URL+"/metrics")
 	for _, want := range []string{`gopherdl_model_info{checkpoint="epoch-0002"`, `gopherdl_model_reloads_total{result="ok"} 1`, `gopherdl_model_epochs 2`} {
-		if !strings.Contains(string(b), want) {
+		if !strings.Contains(b, want) {
 			t.Errorf("/metrics has no %s", want)
 		}
 	}
-	if strings.Contains(string(b), `checkpoint="epoch-0001"`) {
+	if strings.Contains(b, `checkpoint="epoch-0001"`) {
 		t.Errorf("/metrics still lists epoch-0001")
 	}
 	if !strings.Contains(logs.String(), `"msg":"switched to a newer checkpoint","checkpoint":"epoch-0002","previous":"epoch-0001"`) {
@@ -308,10 +306,8 @@ func TestReloadFailure(t *testing.T) {
 	if res := post(t, ts.URL+"/v1/predict", "image/png", pngOf(t, 0), &got); res.StatusCode != 200 || got.Model != "epoch-0001" {
 		t.Errorf("HTTP %d from %q, want 200 from epoch-0001", res.StatusCode, got.Model)
 	}
-	res, _ := http.Get(ts.URL + "/metrics")
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="error"} 1`+"\n") {
+	b := get(t, ts.URL+"/metrics")
+	if !strings.Contains(b, `gopherdl_model_reloads_total{result="error"} 1`+"\n") {
 		t.Errorf("/metrics should count one failed reload (a checkpoint that failed is not tried again until it changes):\n%s", b)
 	}
 }
@@ -451,10 +447,8 @@ func TestReloadNow(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"reloaded the checkpoint","checkpoint":"epoch-0001"`) {
 		t.Errorf("no log line of the reload")
 	}
-	res, _ := http.Get(ts.URL + "/metrics")
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="ok"} 1`) {
+	b := get(t, ts.URL+"/metrics")
+	if !strings.Contains(b, `gopherdl_model_reloads_total{result="ok"} 1`) {
 		t.Errorf("/metrics counts no reload")
 	}
 }

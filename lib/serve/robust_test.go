@@ -374,20 +374,6 @@ func TestModelFailures(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url string) string {
-	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // TestRefusedAnswersArrive: a body refused before it is read (over the limit, or no
 // memory for it) still gets its JSON answer to a client that goes on sending it:
 // the server reads and drops the rest instead of resetting the connection, which
