@@ -37,7 +37,7 @@ type Config struct {
 	// MaxMemory is the memory that requests may hold at once, in bytes: the bodies
 	// being read and the images being decoded (default 64 MiB). A request waits up
 	// to MemoryWait for its share, then gets 503 with Retry-After. It must hold one
-	// largest body and one largest decode (MaxBodyBytes + MaxPixels x 20 bytes).
+	// largest body and one largest decode (MaxBodyBytes + MaxPixels x 24 bytes).
 	MaxMemory int64
 	// MemoryWait is how long a request waits for its share of MaxMemory (default
 	// 1s; negative: not at all).

@@ -87,11 +87,8 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// request reads a request's ?top= and images, counting it as arriving meanwhile
-// (the batcher waits for arriving requests to fill a batch).
+// request reads a request's ?top= and images.
 func (s *Server) request(w http.ResponseWriter, r *http.Request, maxFiles int) (int, []upload, *httpError) {
-	s.batch.arriving.Add(1)
-	defer s.batch.arriving.Add(-1)
 	top, herr := s.parseTop(r)
 	if herr != nil {
 		return 0, nil, herr
@@ -101,7 +98,9 @@ func (s *Server) request(w http.ResponseWriter, r *http.Request, maxFiles int) (
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	s.batch.arriving.Add(1) // the batcher waits for arriving requests to fill a batch
 	top, ups, herr := s.request(w, r, s.cfg.MaxFiles)
+	s.batch.arriving.Add(-1)
 	if herr != nil {
 		writeHTTPError(w, r, herr)
 		return
