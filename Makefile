@@ -44,6 +44,7 @@ fuzz: check-go
 	$(FUZZ) '^FuzzReadIDXLabels$$'
 	$(FUZZ) '^FuzzReadCIFAR$$'
 	$(FUZZ) '^FuzzDecodeImage$$'
+	$(GO) test ./lib/serve -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -fuzz '^FuzzHTTP$$'
 
 # The kernel: installed for the user by `make kernel`; the tests install their own
 # copy under $(OUT) so they never touch the user's Jupyter setup.

@@ -73,6 +73,19 @@ type options struct {
 	evalRuns  int
 	logs      bool
 	serverLog string
+
+	uploads     int   // bomb
+	uploadBytes int64 // bomb
+	slowClients int   // slow
+
+	test *testSet // loaded by the first load mode
+}
+
+// testSet is what the load modes send, and the model they compare with.
+type testSet struct {
+	d      *data.Dataset
+	bodies [][]byte
+	model  *train.Model
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -85,9 +98,12 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each measurement")
 	fs.IntVar(&o.maxBatch, "max-batch", serve.DefaultMaxBatch, "the server's max batch with batching on")
 	fs.DurationVar(&o.maxWait, "max-wait", serve.DefaultMaxWait, "the server's max wait with batching on")
-	fs.StringVar(&o.modes, "modes", "batched,single", "modes to measure: batched (max batch as set), single (max batch 1)")
+	fs.StringVar(&o.modes, "modes", "batched,single", "modes to measure: batched (max batch as set), single (max batch 1), bomb (large uploads at once), slow (clients holding half-sent requests)")
 	fs.IntVar(&o.evalRuns, "eval-runs", 5, "offline Evaluate runs (the best is reported)")
 	fs.BoolVar(&o.logs, "log-requests", true, "the server logs every request (to a file), as cmd/serve does by default")
+	fs.IntVar(&o.uploads, "uploads", 200, "bomb: concurrent uploads")
+	fs.Int64Var(&o.uploadBytes, "upload-bytes", 8_000_000, "bomb: the size of each upload (a PNG signature, then noise)")
+	fs.IntVar(&o.slowClients, "slow-clients", 2000, "slow: connections holding a half-sent request (half without the end of their headers, half without the end of their body)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,60 +127,91 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, testDS := embedded.MustLoad()
-	bodies, err := encodeAll(testDS)
-	if err != nil {
-		return err
+	var results []result
+	var failed []string
+	for _, mode := range strings.Split(o.modes, ",") {
+		var err error
+		switch mode = strings.TrimSpace(mode); mode {
+		case "batched", "single":
+			var r result
+			if r, err = loadMode(o, ckpt, mode, stdout); err == nil {
+				results = append(results, r)
+				if r.errors > 0 {
+					err = fmt.Errorf("%d requests failed, the first: %s", r.errors, r.firstErr)
+				}
+			}
+		case "bomb":
+			_, err = bomb(o, ckpt, stdout)
+		case "slow":
+			_, err = slow(o, ckpt, stdout)
+		default:
+			return fmt.Errorf("-modes: unknown mode %q (batched, single, bomb, slow)", mode)
+		}
+		if err != nil {
+			failed = append(failed, mode+": "+err.Error())
+			fmt.Fprintf(stdout, "%s: FAILED: %v\n", mode, err)
+		}
 	}
+	printTable(stdout, results)
+	fmt.Fprintf(stdout, "load average after: %s\n", loadAvg())
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
+}
 
+// loadMode measures one mode of batching (batched or single): the model's offline
+// speed, then the server under o.clients clients.
+func loadMode(o options, ckpt, mode string, stdout io.Writer) (result, error) {
+	if o.test == nil {
+		_, testDS := embedded.MustLoad()
+		bodies, err := encodeAll(testDS)
+		if err != nil {
+			return result{}, err
+		}
+		m, err := train.Load(ckpt)
+		if err != nil {
+			return result{}, err
+		}
+		b, _ := backend.Default()
+		fmt.Fprintf(stdout, "model: %s (%s, %d classes); backend: %s\n", train.LatestCheckpoint(ckpt), m.Shape, len(m.Classes), b)
+		fmt.Fprintf(stdout, "offline: train.Model.Evaluate on the embedded test set (%d images, batch %d, best of %d), right before each mode\n",
+			testDS.Len(), m.Config.BatchSize, o.evalRuns)
+		fmt.Fprintf(stdout, "load: %d clients, each posting one PNG at a time, for %s or %d requests after %s of warm-up\n\n",
+			o.clients, o.duration, o.requests, o.warmup)
+		o.test = &testSet{d: testDS, bodies: bodies, model: m}
+	}
+	maxBatch, maxWait := o.maxBatch, o.maxWait
+	if mode == "single" {
+		maxBatch, maxWait = 1, -1
+	}
 	// Offline: the model's own evaluation speed, in this process, with no server
 	// running, measured right before each mode (the machine's load drifts).
-	m, err := train.Load(ckpt)
+	before := cpuNow(0)
+	offline, err := evaluateSpeed(o.test.model, o.test.d, o.evalRuns)
 	if err != nil {
-		return err
+		return result{}, err
 	}
-	b, _ := backend.Default()
-	fmt.Fprintf(stdout, "model: %s (%s, %d classes); backend: %s\n", train.LatestCheckpoint(ckpt), m.Shape, len(m.Classes), b)
-	fmt.Fprintf(stdout, "offline: train.Model.Evaluate on the embedded test set (%d images, batch %d, best of %d), right before each mode\n",
-		testDS.Len(), m.Config.BatchSize, o.evalRuns)
-	fmt.Fprintf(stdout, "load: %d clients, each posting one PNG at a time, for %s or %d requests after %s of warm-up\n\n",
-		o.clients, o.duration, o.requests, o.warmup)
+	after := cpuNow(0)
+	secs := after.wall.Sub(before.wall).Seconds()
+	evalCores := (after.self - before.self).Seconds() / secs
+	evalOthers := max(0, (after.busy-before.busy).Seconds()/secs-evalCores)
+	runtime.GC()
 
-	var results []result
-	var failed bool
-	for _, mode := range strings.Split(o.modes, ",") {
-		mode = strings.TrimSpace(mode)
-		maxBatch, maxWait := o.maxBatch, o.maxWait
-		switch mode {
-		case "batched":
-		case "single":
-			maxBatch, maxWait = 1, -1
-		default:
-			return fmt.Errorf("-modes: unknown mode %q (batched, single)", mode)
-		}
-		before := cpuNow(0)
-		offline, err := evaluateSpeed(m, testDS, o.evalRuns)
-		if err != nil {
-			return err
-		}
-		after := cpuNow(0)
-		secs := after.wall.Sub(before.wall).Seconds()
-		evalCores := (after.self - before.self).Seconds() / secs
-		evalOthers := max(0, (after.busy-before.busy).Seconds()/secs-evalCores)
-		runtime.GC()
+	r, err := measure(o, ckpt, maxBatch, maxWait, o.test.bodies)
+	if err != nil {
+		return r, err
+	}
+	r.mode = fmt.Sprintf("%s (max batch %d)", mode, maxBatch)
+	r.offline, r.evalCores, r.evalOthers = offline, evalCores, evalOthers
+	fmt.Fprintf(stdout, "%s: offline %.0f images/s, served %.0f requests/s\n", r.mode, offline, r.rate)
+	return r, nil
+}
 
-		r, err := measure(o, ckpt, maxBatch, maxWait, bodies)
-		if err != nil {
-			return fmt.Errorf("%s: %w", mode, err)
-		}
-		r.mode = fmt.Sprintf("%s (max batch %d)", mode, maxBatch)
-		r.offline, r.evalCores, r.evalOthers = offline, evalCores, evalOthers
-		results = append(results, r)
-		fmt.Fprintf(stdout, "%s: offline %.0f images/s, served %.0f requests/s\n", r.mode, offline, r.rate)
-		if r.errors > 0 {
-			failed = true
-			fmt.Fprintf(stdout, "  %d errors, the first: %s\n", r.errors, r.firstErr)
-		}
+// printTable prints the load modes' figures side by side.
+func printTable(stdout io.Writer, results []result) {
+	if len(results) == 0 {
+		return
 	}
 	fmt.Fprintf(stdout, "\n%-22s %8s %7s %7s %7s %7s %6s %9s %6s %8s %8s  %s\n", "mode", "requests", "req/s", "p50 ms", "p99 ms", "max ms",
 		"errors", "peak RSS", "batch", "offline", "ratio", "cores: server/clients/rest, offline/rest")
@@ -177,11 +224,6 @@ func run(args []string, stdout io.Writer) error {
 	if len(results) == 2 && results[1].rate > 0 {
 		fmt.Fprintf(stdout, "\nbatching: %.2fx the requests/s of one image per model call\n", results[0].rate/results[1].rate)
 	}
-	fmt.Fprintf(stdout, "load average after: %s\n", loadAvg())
-	if failed {
-		return errors.New("some requests failed")
-	}
-	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -244,51 +286,23 @@ type result struct {
 // measure starts a server with the given batching, loads it for o.warmup, then
 // measures o.duration (or o.requests), stops it with SIGTERM and reads its peak RSS.
 func measure(o options, ckpt string, maxBatch int, maxWait time.Duration, bodies [][]byte) (result, error) {
-	self, err := os.Executable()
+	srv, err := startServer(o, ckpt, "-max-batch", strconv.Itoa(maxBatch), "-max-wait", maxWait.String())
 	if err != nil {
 		return result{}, err
 	}
-	logf, err := os.OpenFile(o.serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return result{}, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(self, "-model", ckpt, "-max-batch", strconv.Itoa(maxBatch), "-max-wait", maxWait.String(),
-		"-log-requests="+strconv.FormatBool(o.logs))
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stderr = logf
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return result{}, err
-	}
-	if err := cmd.Start(); err != nil {
-		return result{}, err
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		return result{}, fmt.Errorf("the server did not start (see its log): %w", err)
-	}
-	url := "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening "))
-
+	defer srv.kill()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: o.clients, MaxIdleConnsPerHost: o.clients,
 		DisableCompression: true}, Timeout: 30 * time.Second}
-	load(client, url, o.clients, o.warmup, 0, bodies) // warm-up, not measured
-	before := cpuNow(cmd.Process.Pid)
-	r := load(client, url, o.clients, o.duration, o.requests, bodies)
-	after := cpuNow(cmd.Process.Pid)
+	load(client, srv.url, o.clients, o.warmup, 0, bodies) // warm-up, not measured
+	before := cpuNow(srv.cmd.Process.Pid)
+	r := load(client, srv.url, o.clients, o.duration, o.requests, bodies)
+	after := cpuNow(srv.cmd.Process.Pid)
 	if secs := after.wall.Sub(before.wall).Seconds(); secs > 0 {
 		r.serverCores = (after.server - before.server).Seconds() / secs
 		r.clientCores = (after.self - before.self).Seconds() / secs
 		r.otherCores = max(0, (after.busy-before.busy).Seconds()/secs-r.serverCores-r.clientCores)
 	}
-	if res, err := client.Get(url + "/metrics"); err == nil {
+	if res, err := client.Get(srv.url + "/metrics"); err == nil {
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		sum, count := metric(b, "gopherdl_batch_images_sum"), metric(b, "gopherdl_batch_images_count")
@@ -297,19 +311,88 @@ func measure(o options, ckpt string, maxBatch int, maxWait time.Duration, bodies
 		}
 	}
 	client.CloseIdleConnections()
+	r.peakRSSMB, err = srv.stop()
+	return r, err
+}
 
-	// SIGTERM: the server drains and exits 0.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return r, err
+// server is a server of a measurement: this program as a child process.
+type server struct {
+	cmd     *exec.Cmd
+	url     string
+	stopped bool
+}
+
+// startServer starts the child server on the model with the given flags, and waits
+// until it listens.
+func startServer(o options, ckpt string, flags ...string) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
 	}
-	killed = true
-	if err := cmd.Wait(); err != nil {
-		return r, fmt.Errorf("the server after SIGTERM: %w (see its log)", err)
+	logf, err := os.OpenFile(o.serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.peakRSSMB = float64(ru.Maxrss) / 1024
+	defer logf.Close() // the child has its own descriptor
+	args := append([]string{"-model", ckpt, "-log-requests=" + strconv.FormatBool(o.logs)}, flags...)
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		s.kill()
+		return nil, fmt.Errorf("the server did not start (see its log): %w", err)
+	}
+	s.url = "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening "))
+	return s, nil
+}
+
+// stop sends SIGTERM, checks that the server drains and exits 0, and returns its
+// peak RSS in MB (its rusage).
+func (s *server) stop() (float64, error) {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return 0, err
+	}
+	s.stopped = true
+	if err := s.cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("the server after SIGTERM: %w (see its log)", err)
+	}
+	if ru, ok := s.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return float64(ru.Maxrss) / 1024, nil
+	}
+	return 0, nil
+}
+
+// kill ends a server that was not stopped.
+func (s *server) kill() {
+	if !s.stopped {
+		s.stopped = true
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+// rssMB is the server's resident memory now, in MB.
+func (s *server) rssMB() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // load sends requests from n clients for d (and at most limit requests when > 0),
@@ -479,7 +562,6 @@ func child(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg.Poll = -1
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

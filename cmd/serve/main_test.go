@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
+	"github.com/gopherdl/gopherdl/lib/serve"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
@@ -115,5 +117,19 @@ func TestUsage(t *testing.T) {
 	err := run(context.Background(), []string{"-model", filepath.Join(t.TempDir(), "missing")}, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("a missing folder: %v", err)
+	}
+}
+
+// TestPollFlag: -poll 0 reaches the server as 0 (never look for a newer
+// checkpoint); the default is serve.DefaultPoll.
+func TestPollFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{{[]string{"-model", "x"}, serve.DefaultPoll}, {[]string{"-model", "x", "-poll", "0"}, 0}, {[]string{"-model", "x", "-poll", "5s"}, 5 * time.Second}} {
+		o, err := parse(c.args, io.Discard)
+		if err != nil || o.cfg.Poll != c.want {
+			t.Errorf("%q: poll %v, %v; want %v", c.args, o.cfg.Poll, err, c.want)
+		}
 	}
 }

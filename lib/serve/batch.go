@@ -7,8 +7,6 @@ import (
 	"image"
 	"sync/atomic"
 	"time"
-
-	"github.com/gopherdl/gopherdl/lib/train"
 )
 
 // errOverloaded is returned when the queue of images waiting for the model is full.
@@ -24,10 +22,10 @@ type job struct {
 	done chan jobResult // buffered: the batcher never blocks on a caller that left
 }
 
-// jobResult is a job's answer: every class, most probable first, and the model that
+// jobResult is a job's answer: its class probabilities, and the model that
 // computed them.
 type jobResult struct {
-	preds []train.Prediction
+	probs []float64
 	model *loaded
 	err   error
 }
@@ -37,14 +35,14 @@ type jobResult struct {
 // read (arriving > 0), waits up to maxWait for them. Under load the queue fills while
 // the model computes, so batches grow with the load, and a lone request never waits.
 type batcher struct {
-	queue       chan *job
-	maxBatch    int
-	maxWait     time.Duration
-	arriving    atomic.Int64 // prediction requests being read and decoded
-	model       func() *loaded
-	observe     func(n int, took time.Duration, res [][]train.Prediction)
-	beforeBatch func(n int)     // Config.beforeBatch
-	stopped     <-chan struct{} // closed by Server.Close
+	queue    chan *job
+	maxBatch int
+	maxWait  time.Duration
+	arriving atomic.Int64 // prediction requests being read and decoded
+	acquire  func() *loaded
+	release  func(*loaded)
+	observe  func(n int, took time.Duration, probs [][]float64, l *loaded)
+	stopped  <-chan struct{} // closed by Server.Close
 }
 
 // submit queues imgs and waits for their results, in order. It fails with
@@ -161,27 +159,32 @@ func powerOfTwoBelow(n int) int {
 
 // compute runs one batch on the current model and answers its jobs.
 func (b *batcher) compute(batch []*job, imgs []image.Image) {
-	if b.beforeBatch != nil {
-		b.beforeBatch(len(imgs))
+	l := b.acquire()
+	if l == nil {
+		for _, j := range batch {
+			j.done <- jobResult{err: errShuttingDown}
+		}
+		return
 	}
-	l := b.model()
+	defer b.release(l)
 	start := time.Now()
-	preds, err := l.model.PredictBatch(imgs, 0)
+	probs, err := l.model.predict(imgs)
 	took := time.Since(start)
-	if err == nil && len(preds) != len(batch) {
-		err = fmt.Errorf("the model answered %d predictions for %d images", len(preds), len(batch))
+	if err == nil && len(probs) != len(batch) {
+		err = fmt.Errorf("the model answered %d predictions for %d images", len(probs), len(batch))
 	}
 	if err != nil {
+		err = fmt.Errorf("model %s: %w", l.name, err)
 		for _, j := range batch {
 			j.done <- jobResult{model: l, err: err}
 		}
 		return
 	}
 	if b.observe != nil {
-		b.observe(len(imgs), took, preds)
+		b.observe(len(imgs), took, probs, l)
 	}
 	for i, j := range batch {
-		j.done <- jobResult{preds: preds[i], model: l}
+		j.done <- jobResult{probs: probs[i], model: l}
 	}
 	clear(imgs) // no references to the images past their requests
 }

@@ -51,45 +51,9 @@ func TestBrowser(t *testing.T) {
 	var want PredictResponse
 	post(t, ts.URL+"/v1/predict", "image/png", pngOf(t, idx), &want)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1000, 1200),
-	)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-
-	// Each step in the browser, failing the test with what it was doing.
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("in the browser, %s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("in the browser, reading %s: %v", sel, err)
-		}
-		return s
-	}
-	eval := func(js string) int {
-		t.Helper()
-		n, err := chromedp.Run(ctx, chromedp.Evaluate[int](js))
-		if err != nil {
-			t.Fatalf("in the browser, %s: %v", js, err)
-		}
-		return n
-	}
+	b := newBrowser(t, browser)
+	do, text, eval := b.do, b.text, b.eval
+	ctx := b.ctx
 
 	do("opening the page", chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#drop")),
 		chromedp.WaitVisible(chromedp.CSS("#samples"))) // offered to a Fashion-MNIST model
@@ -106,6 +70,14 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
+	// A photo over the pixel limit is scaled down by the page, not refused.
+	big := filepath.Join(t.TempDir(), "big.png")
+	if err := os.WriteFile(big, encodePNG(t, scaled(testImages.ToImage(idx), 72)), 0o644); err != nil { // 2016 x 2016
+		t.Fatal(err)
+	}
+	do("uploading an image over the pixel limit", chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{big}),
+		chromedp.Poll[chromedp.Void](`document.querySelector('#status').textContent.includes('big.png:') || !document.querySelector('#error').hidden`))
+	bigStatus, bigError := text("#status"), eval(`document.querySelector('#error').hidden ? 0 : 1`)
 	// The samples: a click classifies a Fashion-MNIST test image.
 	do("clicking a sample", chromedp.Click(chromedp.CSS(`#sample-list button[title="Sneaker"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector('#status').textContent.includes('Sneaker:')`))
@@ -133,12 +105,66 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(status, "upload.png") || !strings.Contains(status, "epoch-0001") {
 		t.Errorf("status %q", status)
 	}
+	if bigError != 0 || !strings.Contains(bigStatus, "big.png: answered by epoch-0001") {
+		t.Errorf("a 2016 x 2016 upload: status %q, error shown %v", bigStatus, bigError == 1)
+	}
 	if !strings.Contains(sampleStatus, "a test image of a Sneaker") {
 		t.Errorf("after a sample: status %q", sampleStatus)
 	}
 	if len(foreign) > 0 {
 		t.Errorf("the page loaded from other sites: %v", foreign)
 	}
+}
+
+// browserSession runs steps in a headless Chromium, failing the test with what it
+// was doing.
+type browserSession struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newBrowser(t *testing.T, path string) *browserSession {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 1200),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(cancelCtx)
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel)
+	return &browserSession{t: t, ctx: ctx}
+}
+
+func (b *browserSession) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("in the browser, %s: %v", what, err)
+	}
+}
+
+func (b *browserSession) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("in the browser, reading %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *browserSession) eval(js string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		b.t.Fatalf("in the browser, %s: %v", js, err)
+	}
+	return n
 }
 
 // pageTop is the number of classes the page asks for (app.js).

@@ -14,23 +14,31 @@
 //	GET  /readyz       200 while a model is loaded and the server is not draining
 //	GET  /metrics      Prometheus metrics
 //
+// The answers' JSON types are in package api; package client calls a server from Go.
+//
 // Concurrent predictions are batched: images queued while the model is busy, or
 // arriving within Config.MaxWait while other requests are still being read, go
 // through the model together (at most Config.MaxBatch, cut to a power of two, as the
-// model pads batches to one), in one train.Model.PredictBatch call. An explanation's
-// classes go through the same batches; its saliency map (a forward and a backward
-// pass) is computed outside them, at most GOMAXPROCS at once: the others wait.
+// model pads batches to one). An explanation is one model call of its own, classes
+// and saliency map from one forward pass (the batch's inference graph keeps no
+// activations for a backward pass), at most Config.MaxExplains at once, beside the
+// batches.
 //
-// The server watches the checkpoint folder (every Config.Poll) and, when a newer
-// epoch appears (a notebook or cmd/walkthrough trained more), loads it, warms it up
-// and swaps it in atomically: requests already batched finish on the old model, the
-// next batches use the new one.
+// Memory is bounded by bytes, not by connections: a request body is read only once
+// its size is held in a budget of Config.MaxMemory bytes, and an image is decoded
+// only once its decoded size, read from its header, is held too. A request waits up
+// to Config.MemoryWait for its share, then gets 503 with Retry-After.
+//
+// The server watches the checkpoint folder (every Config.Poll) and, when its newest
+// epoch folder is not the one served (a notebook or cmd/walkthrough trained more),
+// loads it, warms it up and swaps it in atomically: calls already running finish on
+// the old model, which is closed after its last one.
 //
 // Every answer that is not a success is JSON, {"error": "...", "request_id": "..."},
 // with a status that says what was wrong: 400 for a malformed request, 404, 405, 413
 // for a body or an image over the limits (an image's size is read from its header,
-// before decoding), 415 for a body that is not a supported image, 503 when
-// overloaded or shutting down.
+// before decoding), 415 for a body that is not a supported image, 500 when the model
+// fails (NaN outputs included), 503 when busy or shutting down.
 package serve
 
 //go:generate go run gen_samples.go

@@ -10,68 +10,33 @@ import (
 	"image"
 	"image/png"
 	"io/fs"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/gopherdl/gopherdl/lib/data"
-	"github.com/gopherdl/gopherdl/lib/metrics"
-	"github.com/gopherdl/gopherdl/lib/plot"
-	"github.com/gopherdl/gopherdl/lib/train"
+	"github.com/gopherdl/gopherdl/lib/serve/api"
 )
 
 //go:embed web
 var webFS embed.FS
 
-// PredictResponse is the answer of POST /v1/predict.
-type PredictResponse struct {
-	// Model is the checkpoint that computed the answer, e.g. "epoch-0010" (the first
-	// image's, in the rare case of a newer checkpoint swapped in between the images
-	// of one request).
-	Model string `json:"model"`
-	// Predictions are the first image's classes, most probable first (the only
-	// image's, for a request of one image).
-	Predictions []train.Prediction `json:"predictions"`
-	// Results has one entry per image, in the order they were sent.
-	Results []Result `json:"results"`
-}
+// The answers' JSON types, defined in package api (which lib/serve/client reads
+// too) and named here for the server's users.
+type (
+	// PredictResponse is the answer of POST /v1/predict.
+	PredictResponse = api.PredictResponse
+	// ExplainResponse is the answer of POST /v1/explain.
+	ExplainResponse = api.ExplainResponse
+	// ModelResponse is the answer of GET /v1/model.
+	ModelResponse = api.ModelResponse
+	// Prediction is one class's probability for an image.
+	Prediction = api.Prediction
+)
 
-// Result is one image's classes.
-type Result struct {
-	// Name is the file name of a multipart upload ("" for an image sent as the body).
-	Name        string             `json:"name"`
-	Predictions []train.Prediction `json:"predictions"`
-}
-
-// ExplainResponse is the answer of POST /v1/explain.
-type ExplainResponse struct {
-	Model       string             `json:"model"`
-	Predictions []train.Prediction `json:"predictions"`
-	// Input is the image as the model sees it (resized to its input shape, gray or
-	// RGB), a PNG data URL.
-	Input string `json:"input"`
-	// Saliency is the gradient saliency map of the predicted class over Input (hot:
-	// the pixels that move the class's score most), a PNG data URL.
-	Saliency string `json:"saliency"`
-	// SaliencyClass is the class the map explains: the most probable one.
-	SaliencyClass string `json:"saliency_class"`
-}
-
-// ModelResponse is the answer of GET /v1/model.
-type ModelResponse struct {
-	Checkpoint  string          `json:"checkpoint"`
-	Path        string          `json:"path"`
-	Classes     []string        `json:"classes"`
-	Shape       data.Shape      `json:"shape"`
-	Epochs      int             `json:"epochs"`
-	History     []metrics.Epoch `json:"history"`
-	LoadedAt    time.Time       `json:"loaded_at"`
-	LoadSeconds float64         `json:"load_seconds"`
-	MaxBatch    int             `json:"max_batch"`
-	MaxFiles    int             `json:"max_files"`
-	MaxBodySize int64           `json:"max_body_bytes"`
-	MaxPixels   int             `json:"max_pixels"`
-}
+// RequestIDHeader carries a request's id (see api.RequestIDHeader).
+const RequestIDHeader = api.RequestIDHeader
 
 // routes builds the handler: each route counted and timed under its name, unknown
 // ones answered 404, all wrapped in the request-id, log and recover middleware.
@@ -122,126 +87,147 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// classify reads a request's images and runs them through the batcher, answering
-// the error itself when there is one.
-func (s *Server) classify(w http.ResponseWriter, r *http.Request, maxFiles int) ([]upload, []jobResult, int, bool) {
-	s.batch.arriving.Add(1)
-	arriving := true
-	defer func() {
-		if arriving {
-			s.batch.arriving.Add(-1)
-		}
-	}()
+// request reads a request's ?top= and images.
+func (s *Server) request(w http.ResponseWriter, r *http.Request, maxFiles int) (int, []upload, *httpError) {
 	top, herr := s.parseTop(r)
 	if herr != nil {
-		writeError(w, r, herr.code, "%s", herr.msg)
-		return nil, nil, 0, false
+		return 0, nil, herr
 	}
 	ups, herr := s.readImages(w, r, maxFiles)
-	if herr != nil {
-		writeError(w, r, herr.code, "%s", herr.msg)
-		return nil, nil, 0, false
-	}
-	imgs := make([]image.Image, len(ups)) // prepared for the model as they were decoded
-	for i, u := range ups {
-		imgs[i] = u.img
-	}
-	s.batch.arriving.Add(-1)
-	arriving = false
-	res, err := s.batch.submit(r.Context(), imgs)
-	switch {
-	case errors.Is(err, errOverloaded):
-		w.Header().Set("Retry-After", "1")
-		writeError(w, r, http.StatusServiceUnavailable, "%v", err)
-		return nil, nil, 0, false
-	case errors.Is(err, errShuttingDown):
-		writeError(w, r, http.StatusServiceUnavailable, "%v", err)
-		return nil, nil, 0, false
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		writeError(w, r, http.StatusServiceUnavailable, "the request ended before the model answered: %v", err)
-		return nil, nil, 0, false
-	case err != nil:
-		writeError(w, r, http.StatusInternalServerError, "%v", err)
-		return nil, nil, 0, false
-	}
-	for _, x := range res {
-		if errors.Is(x.err, errShuttingDown) {
-			writeError(w, r, http.StatusServiceUnavailable, "%v", x.err)
-			return nil, nil, 0, false
-		}
-		if x.err != nil {
-			writeError(w, r, http.StatusInternalServerError, "%v", x.err)
-			return nil, nil, 0, false
-		}
-	}
-	return ups, res, top, true
+	return top, ups, herr
 }
 
 func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
-	ups, res, top, ok := s.classify(w, r, s.cfg.MaxFiles)
-	if !ok {
+	s.batch.arriving.Add(1) // the batcher waits for arriving requests to fill a batch
+	top, ups, herr := s.request(w, r, s.cfg.MaxFiles)
+	s.batch.arriving.Add(-1)
+	if herr != nil {
+		writeHTTPError(w, r, herr)
 		return
 	}
-	out := PredictResponse{Model: res[0].model.checkpoint, Results: make([]Result, len(res))}
+	imgs := make([]image.Image, len(ups))
+	for i, u := range ups {
+		imgs[i] = u.img
+	}
+	res, err := s.batch.submit(r.Context(), imgs)
+	for i := 0; err == nil && i < len(res); i++ {
+		err = res[i].err // the first image's error is usually every image's: one says it
+	}
+	if err != nil {
+		writeHTTPError(w, r, modelError(err))
+		return
+	}
+	out := PredictResponse{Model: res[0].model.name, Results: make([]api.Result, len(res))}
 	for i, x := range res {
-		out.Results[i] = Result{Name: ups[i].name, Predictions: cut(x.preds, top)}
+		preds, err := predictions(x.probs, x.model, ups[i].name)
+		if err != nil {
+			writeHTTPError(w, r, modelError(err))
+			return
+		}
+		out.Results[i] = api.Result{Name: ups[i].name, Predictions: cut(preds, top)}
 	}
 	out.Predictions = out.Results[0].Predictions
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
-	ups, res, top, ok := s.classify(w, r, 1)
-	if !ok {
-		return
+// modelError answers a failed model call: 503 when the server is overloaded,
+// closing, or the request ended, else 500 with the model's error.
+func modelError(err error) *httpError {
+	switch {
+	case errors.Is(err, errOverloaded):
+		return &httpError{code: http.StatusServiceUnavailable, msg: err.Error(), retry: true}
+	case errors.Is(err, errShuttingDown):
+		return errorf(http.StatusServiceUnavailable, "%v", err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return errorf(http.StatusServiceUnavailable, "the request ended before the model answered: %v", err)
 	}
-	l := res[0].model
-	// A saliency map is a forward and a backward pass outside the batcher: at most
-	// GOMAXPROCS at once, the others wait their turn (or their request ends), so a
-	// flood of explanations cannot take the memory and cores of the predictions.
-	select {
-	case s.explains <- struct{}{}:
-	case <-r.Context().Done():
-		writeError(w, r, http.StatusServiceUnavailable, "the request ended while waiting for the model: %v", r.Context().Err())
-		return
-	case <-s.stop:
-		writeError(w, r, http.StatusServiceUnavailable, "%v", errShuttingDown)
-		return
+	return errorf(http.StatusInternalServerError, "%v", err)
+}
+
+// predictions turns a model's probabilities into classes, most probable first. A
+// value that is not a probability (NaN, from weights that diverged) is an error
+// that says so, not an answer.
+func predictions(probs []float64, l *loaded, image string) ([]Prediction, error) {
+	if len(probs) != len(l.classes) {
+		return nil, fmt.Errorf("model %s answered %d probabilities for %d classes", l.name, len(probs), len(l.classes))
 	}
-	sal, pred, err := func() ([]float32, int, error) {
-		defer func() { <-s.explains }() // the slot is the computation's, not the answer's
-		if s.cfg.beforeExplain != nil {
-			s.cfg.beforeExplain()
+	out := make([]Prediction, len(probs))
+	for i, p := range probs {
+		if math.IsNaN(p) || p < 0 || p > 1+1e-6 {
+			if image == "" {
+				image = "the image"
+			}
+			return nil, fmt.Errorf("model %s computed a probability of %v for class %q of %s: its weights are not usable (NaN or infinite: a training run that diverged?); serve another checkpoint",
+				l.name, p, l.classes[i], image)
 		}
-		return l.model.SaliencyImage(ups[0].img)
-	}()
-	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "%v", err)
+		out[i] = Prediction{Class: l.classes[i], Index: i, Probability: p}
+	}
+	slices.SortStableFunc(out, func(a, b Prediction) int {
+		switch {
+		case a.Probability > b.Probability:
+			return -1
+		case a.Probability < b.Probability:
+			return 1
+		}
+		return 0
+	})
+	return out, nil
+}
+
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	top, ups, herr := s.request(w, r, 1)
+	if herr != nil {
+		writeHTTPError(w, r, herr)
 		return
 	}
-	// The image as the model sees it: at its input size, gray or RGB.
-	px, err := data.Pixels(ups[0].img, l.model.Shape)
-	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "%v", err)
+	// Classes and map come from one call, outside the batcher: the saliency map
+	// needs the forward pass of the saliency graph, whose activations the backward
+	// pass uses, and the batch's inference graph keeps none.
+	if err := s.explains.Acquire(r.Context(), 1); err != nil {
+		writeHTTPError(w, r, modelError(err))
 		return
 	}
-	seen := data.PixelsImage(px, l.model.Shape)
-	overlay, err := plot.SaliencyOverlay(seen, sal)
-	if err != nil {
-		writeError(w, r, http.StatusInternalServerError, "%v", err)
+	l := s.acquire()
+	if l == nil {
+		s.explains.Release(1)
+		writeHTTPError(w, r, modelError(errShuttingDown))
 		return
 	}
-	out := ExplainResponse{Model: l.checkpoint, Predictions: cut(res[0].preds, top),
-		Input: pngDataURL(seen), Saliency: pngDataURL(overlay), SaliencyClass: l.model.Classes[pred]}
-	writeJSON(w, http.StatusOK, out)
+	probs, sal, err := l.model.explain(ups[0].img)
+	s.release(l)
+	s.explains.Release(1)
+	var preds []Prediction
+	if err != nil {
+		err = fmt.Errorf("model %s: %w", l.name, err)
+	} else {
+		preds, err = predictions(probs, l, ups[0].name)
+	}
+	if err != nil {
+		writeHTTPError(w, r, modelError(err))
+		return
+	}
+	px, err := data.Pixels(ups[0].img, l.shape)
+	if err != nil {
+		writeHTTPError(w, r, errorf(http.StatusInternalServerError, "%v", err))
+		return
+	}
+	seen := data.PixelsImage(px, l.shape) // the image as the model sees it
+	heat, err := overlay(seen, sal)
+	if err != nil {
+		writeHTTPError(w, r, errorf(http.StatusInternalServerError, "model %s: %v", l.name, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, ExplainResponse{Model: l.name, Predictions: cut(preds, top),
+		Input: pngDataURL(seen), Saliency: pngDataURL(heat), SaliencyClass: preds[0].Class})
 }
 
 func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) {
 	l := s.model.Load()
-	writeJSON(w, http.StatusOK, ModelResponse{Checkpoint: l.checkpoint, Path: l.path, Classes: l.model.Classes,
-		Shape: l.model.Shape, Epochs: len(l.model.History), History: l.model.History, LoadedAt: l.loadedAt,
-		LoadSeconds: l.loadTime.Seconds(), MaxBatch: s.cfg.MaxBatch, MaxFiles: s.cfg.MaxFiles,
-		MaxBodySize: s.cfg.MaxBodyBytes, MaxPixels: s.cfg.MaxPixels})
+	writeJSON(w, http.StatusOK, ModelResponse{Checkpoint: l.name, Path: l.folder, Classes: l.classes,
+		Shape:  api.Shape{Channels: l.shape.Channels, Height: l.shape.Height, Width: l.shape.Width},
+		Epochs: len(l.history), History: l.history, LoadedAt: l.loadedAt, LoadSeconds: l.loadTime.Seconds(),
+		MaxBatch: s.cfg.MaxBatch, MaxFiles: s.cfg.MaxFiles, MaxBodySize: s.cfg.MaxBodyBytes,
+		MaxPixels: s.cfg.MaxPixels, MaxMemory: s.cfg.MaxMemory})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -253,28 +239,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "checkpoint": s.model.Load().checkpoint})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "checkpoint": s.model.Load().name})
 }
 
 // cut keeps the k most probable classes (all when k is 0).
-func cut(p []train.Prediction, k int) []train.Prediction {
+func cut(p []Prediction, k int) []Prediction {
 	if k > 0 && k < len(p) {
 		return p[:k]
 	}
 	return p
-}
-
-// prepare resizes img to the model's input size, so that the batcher does not
-// spend its time resizing large images; an image of that size already is kept.
-func prepare(img image.Image, shape data.Shape) (image.Image, error) {
-	if b := img.Bounds(); b.Dx() == shape.Width && b.Dy() == shape.Height {
-		return img, nil
-	}
-	px, err := data.Pixels(img, shape)
-	if err != nil {
-		return nil, err
-	}
-	return data.PixelsImage(px, shape), nil
 }
 
 // pngDataURL encodes img as a PNG data URL.

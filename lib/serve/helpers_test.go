@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gopherdl/gopherdl/lib/data"
@@ -25,11 +26,10 @@ import (
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
-// testModelDir holds a checkpoint trained once for every test (1 epoch on part of
-// the embedded dataset: a few seconds).
+// testDir holds what the tests share; testImages the embedded test set.
 var (
-	testModelDir string
-	testImages   *data.Dataset
+	testDir    string
+	testImages *data.Dataset
 )
 
 func TestMain(m *testing.M) {
@@ -43,14 +43,31 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	trainDS, testDS := embedded.MustLoad()
-	testImages = testDS
-	testModelDir = filepath.Join(dir, "checkpoints")
-	if err := trainTestModel(testModelDir, trainDS, testDS); err != nil {
-		fmt.Fprintln(os.Stderr, "training the test model:", err)
-		return 1
-	}
+	testDir = dir
+	_, testImages = embedded.MustLoad()
 	return m.Run()
+}
+
+var (
+	trainOnce  sync.Once
+	trainedDir string
+	trainErr   error
+)
+
+// testModel returns a checkpoint folder trained once for every test that asks (1
+// epoch on part of the embedded dataset: a few seconds); the fuzz target's workers
+// never ask.
+func testModel(t testing.TB) string {
+	t.Helper()
+	trainOnce.Do(func() {
+		trainDS, testDS := embedded.MustLoad()
+		trainedDir = filepath.Join(testDir, "checkpoints")
+		trainErr = trainTestModel(trainedDir, trainDS, testDS)
+	})
+	if trainErr != nil {
+		t.Fatalf("training the test model: %v", trainErr)
+	}
+	return trainedDir
 }
 
 func trainTestModel(dir string, trainDS, testDS *data.Dataset) error {
@@ -97,16 +114,19 @@ func (s *syncBuffer) String() string {
 // logging into the returned buffer.
 func newServer(t testing.TB, cfg Config) (*Server, *httptest.Server, *syncBuffer) {
 	t.Helper()
+	return newServerWith(t, cfg, trainSource{})
+}
+
+// newServerWith is newServer with the models of src.
+func newServerWith(t testing.TB, cfg Config, src source) (*Server, *httptest.Server, *syncBuffer) {
+	t.Helper()
 	if cfg.ModelDir == "" {
-		cfg.ModelDir = testModelDir
-	}
-	if cfg.Poll == 0 {
-		cfg.Poll = -1
+		cfg.ModelDir = testModel(t)
 	}
 	logs := &syncBuffer{}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	cfg.LogRequests = true
-	s, err := New(cfg)
+	s, err := newWithSource(cfg, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +225,18 @@ func post(t testing.TB, url, contentType string, body []byte, out any) *http.Res
 
 func do(t testing.TB, req *http.Request, out any) *http.Response {
 	t.Helper()
+	res, b := send(t, req)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: HTTP %d, body %q: %v", req.Method, req.URL, res.StatusCode, b, err)
+		}
+	}
+	return res
+}
+
+// send makes a request and returns its answer with the body read.
+func send(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -214,12 +246,18 @@ func do(t testing.TB, req *http.Request, out any) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: HTTP %d, body %q: %v", req.Method, req.URL, res.StatusCode, b, err)
-		}
+	return res, b
+}
+
+// get returns the body of GET url.
+func get(t testing.TB, url string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res
+	_, b := send(t, req)
+	return string(b)
 }
 
 // scaled enlarges img by an integer factor (nearest neighbour).
@@ -232,4 +270,48 @@ func scaled(img image.Image, f int) image.Image {
 		}
 	}
 	return out
+}
+
+// wrapping serves the checkpoints as trainSource does, with each model loaded
+// wrapped by wrap: the tests' gates and counters sit inside the server's model calls.
+type wrapping struct {
+	trainSource
+	wrap func(inference) inference
+}
+
+func (w wrapping) load(dir string, maxBatch int) (inference, checkpoint, error) {
+	m, ck, err := w.trainSource.load(dir, maxBatch)
+	if err != nil {
+		return nil, ck, err
+	}
+	return w.wrap(m), ck, nil
+}
+
+// hooked runs its hooks inside a model's calls, once armed (after the warm-up).
+type hooked struct {
+	inference
+	armed         *atomic.Bool
+	beforePredict func(n int)
+	beforeExplain func()
+}
+
+func (h *hooked) predict(imgs []image.Image) ([][]float64, error) {
+	if h.beforePredict != nil && h.armed.Load() {
+		h.beforePredict(len(imgs))
+	}
+	return h.inference.predict(imgs)
+}
+
+func (h *hooked) explain(img image.Image) ([]float64, []float32, error) {
+	if h.beforeExplain != nil && h.armed.Load() {
+		h.beforeExplain()
+	}
+	return h.inference.explain(img)
+}
+
+// withHooks is a source whose models run the hooks once armed is set.
+func withHooks(armed *atomic.Bool, beforePredict func(n int), beforeExplain func()) source {
+	return wrapping{wrap: func(m inference) inference {
+		return &hooked{inference: m, armed: armed, beforePredict: beforePredict, beforeExplain: beforeExplain}
+	}}
 }

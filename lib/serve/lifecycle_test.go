@@ -19,16 +19,22 @@ import (
 	"time"
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
+	"github.com/gopherdl/gopherdl/lib/serve/api"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
-// gate blocks the first model call until released, and records every call's size.
+// gate blocks the first model call after arm until released, and records every
+// call's size.
 type gate struct {
 	mu      sync.Mutex
 	sizes   []int
+	armed   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
 }
+
+// source is the test model with the gate inside its predictions.
+func (g *gate) source() source { return withHooks(&g.armed, g.hook, nil) }
 
 func newGate() *gate {
 	return &gate{entered: make(chan struct{}, 1), release: make(chan struct{})}
@@ -55,13 +61,13 @@ func (g *gate) calls() []int {
 // cfg.Logger is set) and serves it on a loopback port with timeouts t until cancel
 // is called; served receives what Serve returned. The server is closed when the test
 // ends.
-func listening(t *testing.T, cfg Config, tm Timeouts) (s *Server, addr string, cancel context.CancelFunc, served <-chan error) {
+func listening(t *testing.T, cfg Config, src source, tm Timeouts) (s *Server, addr string, cancel context.CancelFunc, served <-chan error) {
 	t.Helper()
-	cfg.ModelDir, cfg.Poll = testModelDir, -1
+	cfg.ModelDir = testModel(t)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s, err := New(cfg)
+	s, err := newWithSource(cfg, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +102,8 @@ func TestBatching(t *testing.T) {
 	for _, maxBatch := range []int{8, 32, 1} {
 		t.Run(fmt.Sprint("max batch ", maxBatch), func(t *testing.T) {
 			g := newGate()
-			s, ts, _ := newServer(t, Config{MaxBatch: maxBatch, beforeBatch: g.hook})
+			s, ts, _ := newServerWith(t, Config{MaxBatch: maxBatch}, g.source())
+			g.armed.Store(true)
 			img := pngOf(t, 3)
 			var wg sync.WaitGroup
 			var failed atomic.Int32
@@ -153,7 +160,8 @@ func TestLoneRequestDoesNotWait(t *testing.T) {
 // TestOverloaded: over MaxQueue waiting images, requests get 503 with Retry-After.
 func TestOverloaded(t *testing.T) {
 	g := newGate()
-	s, ts, _ := newServer(t, Config{MaxQueue: 2, MaxFiles: 2, beforeBatch: g.hook})
+	s, ts, _ := newServerWith(t, Config{MaxQueue: 2, MaxFiles: 2}, g.source())
+	g.armed.Store(true)
 	img := pngOf(t, 0)
 	first := make(chan int)
 	go func() {
@@ -182,7 +190,7 @@ func TestOverloaded(t *testing.T) {
 	for len(s.batch.queue) < 2 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	var got errorBody
+	var got api.Error
 	res := post(t, ts.URL+"/v1/predict", "image/png", img, &got)
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(got.Error, "overloaded") {
 		t.Errorf("HTTP %d %q (Retry-After %q), want 503 overloaded", res.StatusCode, got.Error, res.Header.Get("Retry-After"))
@@ -199,7 +207,7 @@ func TestOverloaded(t *testing.T) {
 // TestReload: a newer checkpoint written while requests run is swapped in with no
 // failed request; the metrics and the logs say so.
 func TestReload(t *testing.T) {
-	dir := copyDir(t, testModelDir)
+	dir := copyDir(t, testModel(t))
 	s, ts, logs := newServer(t, Config{ModelDir: dir, Poll: 20 * time.Millisecond})
 	img := pngOf(t, 5)
 
@@ -260,15 +268,13 @@ func TestReload(t *testing.T) {
 	if got := s.Checkpoint(); got != filepath.Join(dir, "epoch-0002") {
 		t.Errorf("serving %s", got)
 	}
-	res, _ := http.Get(ts.URL + "/metrics")
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	b := get(t, ts.URL+"/metrics")
 	for _, want := range []string{`gopherdl_model_info{checkpoint="epoch-0002"`, `gopherdl_model_reloads_total{result="ok"} 1`, `gopherdl_model_epochs 2`} {
-		if !strings.Contains(string(b), want) {
+		if !strings.Contains(b, want) {
 			t.Errorf("/metrics has no %s", want)
 		}
 	}
-	if strings.Contains(string(b), `checkpoint="epoch-0001"`) {
+	if strings.Contains(b, `checkpoint="epoch-0001"`) {
 		t.Errorf("/metrics still lists epoch-0001")
 	}
 	if !strings.Contains(logs.String(), `"msg":"switched to a newer checkpoint","checkpoint":"epoch-0002","previous":"epoch-0001"`) {
@@ -280,7 +286,7 @@ func TestReload(t *testing.T) {
 // TestReloadFailure: a broken newer checkpoint is logged once, and the server
 // keeps answering with the model it has.
 func TestReloadFailure(t *testing.T) {
-	dir := copyDir(t, testModelDir)
+	dir := copyDir(t, testModel(t))
 	_, ts, logs := newServer(t, Config{ModelDir: dir, Poll: 10 * time.Millisecond})
 	broken := filepath.Join(dir, "epoch-0009")
 	if err := os.MkdirAll(broken, 0o755); err != nil {
@@ -300,10 +306,8 @@ func TestReloadFailure(t *testing.T) {
 	if res := post(t, ts.URL+"/v1/predict", "image/png", pngOf(t, 0), &got); res.StatusCode != 200 || got.Model != "epoch-0001" {
 		t.Errorf("HTTP %d from %q, want 200 from epoch-0001", res.StatusCode, got.Model)
 	}
-	res, _ := http.Get(ts.URL + "/metrics")
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="error"} 1`+"\n") {
+	b := get(t, ts.URL+"/metrics")
+	if !strings.Contains(b, `gopherdl_model_reloads_total{result="error"} 1`+"\n") {
 		t.Errorf("/metrics should count one failed reload (a checkpoint that failed is not tried again until it changes):\n%s", b)
 	}
 }
@@ -313,8 +317,9 @@ func TestReloadFailure(t *testing.T) {
 func TestGracefulDrain(t *testing.T) {
 	g := newGate()
 	logs := &syncBuffer{}
-	s, addr, cancel, served := listening(t, Config{beforeBatch: g.hook, Logger: slog.New(slog.NewJSONHandler(logs, nil))},
+	s, addr, cancel, served := listening(t, Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))}, g.source(),
 		Timeouts{Drain: 20 * time.Second})
+	g.armed.Store(true)
 	url := "http://" + addr
 
 	type answer struct {
@@ -364,7 +369,7 @@ func TestGracefulDrain(t *testing.T) {
 func TestReadyzWhileDraining(t *testing.T) {
 	s, ts, _ := newServer(t, Config{})
 	s.draining.Store(true)
-	var got errorBody
+	var got api.Error
 	if res := do(t, mustRequest(t, "GET", ts.URL+"/readyz"), &got); res.StatusCode != 503 || got.Error != "shutting down" {
 		t.Errorf("HTTP %d %q, want 503 shutting down", res.StatusCode, got.Error)
 	}
@@ -376,7 +381,7 @@ func TestReadyzWhileDraining(t *testing.T) {
 // TestTimeouts: a client that stops sending its headers, or keeps an idle
 // connection, is cut off by the http.Server's timeouts.
 func TestTimeouts(t *testing.T) {
-	_, addr, cancel, served := listening(t, Config{},
+	_, addr, cancel, served := listening(t, Config{}, trainSource{},
 		Timeouts{ReadHeader: 200 * time.Millisecond, Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond})
 	defer func() {
 		cancel()
@@ -421,7 +426,7 @@ func lastLines(s string, n int) string {
 func TestClosed(t *testing.T) {
 	s, ts, _ := newServer(t, Config{})
 	s.Close()
-	var got errorBody
+	var got api.Error
 	res := post(t, ts.URL+"/v1/predict", "image/png", pngOf(t, 0), &got)
 	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(got.Error, "shutting down") {
 		t.Errorf("HTTP %d %q, want 503 shutting down", res.StatusCode, got.Error)
@@ -436,16 +441,14 @@ func TestReloadNow(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := s.model.Load()
-	if after == before || after.checkpoint != "epoch-0001" || !after.loadedAt.After(before.loadedAt) {
+	if after == before || after.name != "epoch-0001" || !after.loadedAt.After(before.loadedAt) {
 		t.Errorf("after Reload: %+v", after)
 	}
 	if !strings.Contains(logs.String(), `"msg":"reloaded the checkpoint","checkpoint":"epoch-0001"`) {
 		t.Errorf("no log line of the reload")
 	}
-	res, _ := http.Get(ts.URL + "/metrics")
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if !strings.Contains(string(b), `gopherdl_model_reloads_total{result="ok"} 1`) {
+	b := get(t, ts.URL+"/metrics")
+	if !strings.Contains(b, `gopherdl_model_reloads_total{result="ok"} 1`) {
 		t.Errorf("/metrics counts no reload")
 	}
 }
@@ -458,15 +461,18 @@ func TestQueueHoldsTheLargestRequest(t *testing.T) {
 	}
 }
 
-// TestExplainsBounded: saliency maps run outside the batcher, so they have their own
-// bound: with every slot taken, further explanations wait their turn instead of all
-// running at once, and each is answered once a slot frees.
-func TestExplainsBounded(t *testing.T) {
+// TestExplainsOverlap: explanations run side by side inside the model call, up to
+// MaxExplains at once (measured inside the call, where a lock in the server would
+// show), and the others wait their turn; one answers while a batch of predictions
+// is still inside the model.
+func TestExplainsOverlap(t *testing.T) {
+	const slots = 3
 	var mu sync.Mutex
 	inside, most := 0, 0
 	release := make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
+	var armed atomic.Bool
 	hook := func() {
 		mu.Lock()
 		inside++
@@ -477,10 +483,19 @@ func TestExplainsBounded(t *testing.T) {
 		inside--
 		mu.Unlock()
 	}
-	s, ts, _ := newServer(t, Config{beforeExplain: hook})
+	g := newGate()
+	_, ts, _ := newServerWith(t, Config{MaxExplains: slots}, withHooks(&armed, g.hook, hook))
 	t.Cleanup(free) // registered after the server's, so it runs first: no handler left blocked
-	slots := cap(s.explains)
+	t.Cleanup(func() { close(g.release) })
+	armed.Store(true)
 	img := pngOf(t, 3)
+	go func() {
+		if res, err := http.Post(ts.URL+"/v1/predict", "image/png", strings.NewReader(string(img))); err == nil {
+			res.Body.Close()
+		}
+	}()
+	<-g.entered // a batch is inside the model, and stays there
+
 	n := slots + 3
 	codes := make(chan int, n)
 	for range n {
@@ -498,7 +513,7 @@ func TestExplainsBounded(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // room for the others to get in, were they not bounded
 	mu.Lock()
 	if most != slots {
-		t.Errorf("%d saliency maps computed at once, want at most %d (the slots)", most, slots)
+		t.Errorf("%d saliency maps computed at once, want %d (MaxExplains)", most, slots)
 	}
 	mu.Unlock()
 	free()
@@ -514,7 +529,7 @@ func TestExplainsBounded(t *testing.T) {
 // balancer needs to stop sending traffic), and only then closes the port.
 func TestNotReadyBeforeClosing(t *testing.T) {
 	const notReady = 3 * time.Second
-	s, addr, cancel, served := listening(t, Config{}, Timeouts{NotReady: notReady})
+	s, addr, cancel, served := listening(t, Config{}, trainSource{}, Timeouts{NotReady: notReady})
 	url := "http://" + addr
 	waitFor(t, 5*time.Second, "the server to answer", func() bool {
 		res, err := http.Get(url + "/readyz")

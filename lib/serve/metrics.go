@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -8,8 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/gopherdl/gopherdl/lib/train"
 )
 
 // monitor holds the server's Prometheus series, in a registry of its own (several
@@ -33,7 +32,13 @@ type monitor struct {
 // latencyBuckets span 0.5 ms to about 8 s.
 var latencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 15)
 
-func newMetrics(maxBatch int, queueLen func() float64) *monitor {
+// gauges are the values the monitor reads from the server when scraped.
+type gauges struct {
+	queue, models, memory func() float64
+	memoryLimit           float64
+}
+
+func newMetrics(maxBatch int, g gauges) *monitor {
 	m := &monitor{reg: prometheus.NewRegistry()}
 	f := promauto.With(m.reg)
 	m.requests = f.NewCounterVec(prometheus.CounterOpts{Name: "gopherdl_http_requests_total",
@@ -66,7 +71,13 @@ func newMetrics(maxBatch int, queueLen func() float64) *monitor {
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "gopherdl_queue_images",
-		Help: "Images waiting for the model."}, queueLen)
+		Help: "Images waiting for the model."}, g.queue)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "gopherdl_models_loaded",
+		Help: "Models in memory: the one served, and swapped-out ones still finishing a call."}, g.models)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "gopherdl_request_memory_bytes",
+		Help: "Memory held by requests: bodies being read and images being decoded."}, g.memory)
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "gopherdl_request_memory_limit_bytes",
+		Help: "The most memory requests may hold at once (-max-memory)."}, func() float64 { return g.memoryLimit })
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -74,19 +85,25 @@ func newMetrics(maxBatch int, queueLen func() float64) *monitor {
 // setModel publishes the served model.
 func (m *monitor) setModel(l *loaded) {
 	m.modelInfo.Reset()
-	m.modelInfo.WithLabelValues(l.checkpoint, l.path, l.model.Shape.String()).Set(1)
+	m.modelInfo.WithLabelValues(l.name, l.folder, l.shape.String()).Set(1)
 	m.loadedAt.Set(float64(l.loadedAt.UnixNano()) / 1e9)
 	m.loadTime.Set(l.loadTime.Seconds())
-	m.epoch.Set(float64(len(l.model.History)))
+	m.epoch.Set(float64(len(l.history)))
 }
 
-// observeBatch records one model call.
-func (m *monitor) observeBatch(n int, took time.Duration, preds [][]train.Prediction) {
+// observeBatch records one model call, and the most probable class of each image.
+func (m *monitor) observeBatch(n int, took time.Duration, probs [][]float64, l *loaded) {
 	m.batchImages.Observe(float64(n))
 	m.batchTime.Observe(took.Seconds())
-	for _, p := range preds {
-		if len(p) > 0 {
-			m.predictions.WithLabelValues(p[0].Class).Inc()
+	for _, p := range probs {
+		best := -1
+		for c, v := range p {
+			if best < 0 && !math.IsNaN(v) || best >= 0 && v > p[best] {
+				best = c
+			}
+		}
+		if best >= 0 && best < len(l.classes) {
+			m.predictions.WithLabelValues(l.classes[best]).Inc()
 		}
 	}
 }

@@ -5,18 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
-)
 
-// RequestIDHeader carries a request's id: taken from the request when it has a
-// usable one (up to 128 letters, digits and -_.:), else generated; always echoed in
-// the answer and written in the request's log lines.
-const RequestIDHeader = "X-Request-Id"
+	"github.com/gopherdl/gopherdl/lib/serve/api"
+)
 
 // reqInfo travels in a request's context: its id, and the error it was answered
 // with, for the log line.
@@ -92,6 +90,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		w.Header().Set(RequestIDHeader, ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		rec := &recorder{ResponseWriter: w}
+		rc := http.NewResponseController(w)
+		hasBody := r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+		if hasBody {
+			rc.EnableFullDuplex() // an error answer may go out before the body it refuses is read
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -103,9 +106,27 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			s.logRequest(r, rec, ri, time.Since(start))
+			if hasBody && rec.status >= 400 {
+				s.drain(rc, r)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// drainTimeout bounds the time drain reads a refused body.
+const drainTimeout = 5 * time.Second
+
+// drain sends a refused request's answer, then reads and drops what is left of its
+// body for up to drainTimeout, in no buffer of its own, as nginx's lingering close
+// does: a connection closed with bytes unread is reset, and the client's TCP stack
+// then drops the answer it had not read yet (RFC 9112, section 9.6).
+func (s *Server) drain(rc *http.ResponseController, r *http.Request) {
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	rc.SetReadDeadline(time.Now().Add(drainTimeout))
+	io.Copy(io.Discard, r.Body)
 }
 
 func (s *Server) logRequest(r *http.Request, rec *recorder, ri *reqInfo, took time.Duration) {
@@ -132,17 +153,19 @@ func (s *Server) logRequest(r *http.Request, rec *recorder, ri *reqInfo, took ti
 	s.log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
-// errorBody is every error answer.
-type errorBody struct {
-	Error     string `json:"error"`
-	RequestID string `json:"request_id,omitempty"`
-}
-
 // writeError answers code with {"error": message, "request_id": ...}.
 func writeError(w http.ResponseWriter, r *http.Request, code int, format string, args ...any) {
 	ri := info(r)
 	ri.err = fmt.Sprintf(format, args...)
-	writeJSON(w, code, errorBody{Error: ri.err, RequestID: ri.id})
+	writeJSON(w, code, api.Error{Error: ri.err, RequestID: ri.id})
+}
+
+// writeHTTPError answers e, with Retry-After when it is worth retrying.
+func writeHTTPError(w http.ResponseWriter, r *http.Request, e *httpError) {
+	if e.retry {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, r, e.code, "%s", e.msg)
 }
 
 // writeJSON answers code with v as JSON.
@@ -150,7 +173,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		code = http.StatusInternalServerError
-		b, _ = json.Marshal(errorBody{Error: "encoding the answer: " + err.Error()})
+		b, _ = json.Marshal(api.Error{Error: "encoding the answer: " + err.Error()})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopherdl/gopherdl/lib/train"
+	"github.com/gopherdl/gopherdl/lib/serve/api"
 )
 
-func checkSorted(t *testing.T, preds []train.Prediction) {
+func checkSorted(t *testing.T, preds []Prediction) {
 	t.Helper()
 	for i := 1; i < len(preds); i++ {
 		if preds[i].Probability > preds[i-1].Probability {
@@ -204,7 +204,7 @@ func TestBadInput(t *testing.T) {
 			if c.ct != "" {
 				req.Header.Set("Content-Type", c.ct)
 			}
-			var got errorBody
+			var got api.Error
 			res := do(t, req, &got)
 			if res.StatusCode != c.code {
 				t.Errorf("HTTP %d, want %d (%q)", res.StatusCode, c.code, got.Error)
@@ -232,7 +232,7 @@ func TestOversizeChunkedBody(t *testing.T) {
 	body := io.MultiReader(bytes.NewReader(pngOf(t, 0)), bytes.NewReader(make([]byte, 2<<20)))
 	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/predict", body)
 	req.Header.Set("Content-Type", "image/png")
-	var got errorBody
+	var got api.Error
 	res := do(t, req, &got)
 	if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(got.Error, "over the limit of 1048576 bytes") {
 		t.Errorf("HTTP %d %q, want 413 over the limit", res.StatusCode, got.Error)
@@ -255,7 +255,7 @@ func TestPixelBomb(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		start := time.Now()
-		var got errorBody
+		var got api.Error
 		res := post(t, ts.URL+"/v1/predict", contentType, body, &got)
 		took := time.Since(start)
 		runtime.ReadMemStats(&after)
@@ -381,7 +381,7 @@ func TestMetrics(t *testing.T) {
 		`gopherdl_http_request_duration_seconds_bucket{method="post",route="/v1/predict",le="0.064"}`,
 		`gopherdl_http_request_duration_seconds_count{method="post",route="/v1/predict"} 2`,
 		`gopherdl_predictions_total{class="`,
-		`gopherdl_model_info{checkpoint="epoch-0001",path="` + filepath.Join(testModelDir, "epoch-0001") + `",shape="1x28x28"} 1`,
+		`gopherdl_model_info{checkpoint="epoch-0001",path="` + filepath.Join(testModel(t), "epoch-0001") + `",shape="1x28x28"} 1`,
 		`gopherdl_model_loaded_timestamp_seconds `,
 		`gopherdl_model_load_duration_seconds `,
 		`gopherdl_model_epochs 1`,
@@ -402,17 +402,17 @@ func TestMetrics(t *testing.T) {
 func TestCheckpointDir(t *testing.T) {
 	// A walkthrough -out folder: OUT/checkpoints.
 	out := t.TempDir()
-	if err := os.CopyFS(filepath.Join(out, "checkpoints"), os.DirFS(testModelDir)); err != nil {
+	if err := os.CopyFS(filepath.Join(out, "checkpoints"), os.DirFS(testModel(t))); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := CheckpointDir(out); err != nil || got != filepath.Join(out, "checkpoints") {
 		t.Errorf("walkthrough folder: %q, %v", got, err)
 	}
-	if got, err := CheckpointDir(testModelDir); err != nil || got != testModelDir {
+	if got, err := CheckpointDir(testModel(t)); err != nil || got != testModel(t) {
 		t.Errorf("checkpoint folder: %q, %v", got, err)
 	}
 	for _, c := range []struct{ dir, want string }{
-		{filepath.Join(testModelDir, "epoch-0001"), "give the folder that holds it"},
+		{filepath.Join(testModel(t), "epoch-0001"), "give the folder that holds it"},
 		{t.TempDir(), "no checkpoint (epoch-NNNN folders)"},
 		{filepath.Join(out, "missing"), "no such file"},
 	} {
@@ -423,7 +423,7 @@ func TestCheckpointDir(t *testing.T) {
 			t.Errorf("New(%s) did not fail", c.dir)
 		}
 	}
-	if _, err := New(Config{ModelDir: testModelDir, MaxBatch: -1}); err == nil || !strings.Contains(err.Error(), "max batch") {
+	if _, err := New(Config{ModelDir: testModel(t), MaxBatch: -1}); err == nil || !strings.Contains(err.Error(), "max batch") {
 		t.Errorf("negative max batch: %v", err)
 	}
 	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "no model folder") {

@@ -7,10 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Server serves one model folder's newest checkpoint over HTTP. Make it with New,
@@ -19,13 +20,15 @@ type Server struct {
 	cfg     Config
 	ckptDir string
 	log     *slog.Logger
+	src     source
 
 	model    atomic.Pointer[loaded]
+	live     atomic.Int64 // models loaded and not yet closed
 	reloadMu sync.Mutex
 	mon      *monitor
 	batch    *batcher
-	decode   chan struct{} // bounds the images decoded at once (their memory)
-	explains chan struct{} // bounds the saliency maps computed at once
+	mem      *budget
+	explains *semaphore.Weighted // bounds the saliency maps computed at once
 	handler  http.Handler
 	draining atomic.Bool
 
@@ -37,43 +40,43 @@ type Server struct {
 // New loads the newest checkpoint of cfg.ModelDir, warms it up, and starts the
 // batcher and the folder watcher. The server is ready when New returns.
 func New(cfg Config) (*Server, error) {
+	return newWithSource(cfg, trainSource{})
+}
+
+func newWithSource(cfg Config, src source) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := CheckpointDir(cfg.ModelDir)
+	dir, err := checkpointDir(src, cfg.ModelDir)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	l, err := loadModel(dir, cfg.MaxBatch)
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
-	}
-	s := &Server{cfg: cfg, ckptDir: dir, log: cfg.Logger, stop: make(chan struct{}),
-		decode: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), explains: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	s := &Server{cfg: cfg, ckptDir: dir, log: cfg.Logger, src: src, stop: make(chan struct{}),
+		mem:      newBudget(cfg.MaxMemory, decodeReserve(cfg.MaxPixels), cfg.MemoryWait),
+		explains: semaphore.NewWeighted(int64(cfg.MaxExplains))}
 	s.batch = &batcher{queue: make(chan *job, cfg.MaxQueue), maxBatch: cfg.MaxBatch, maxWait: cfg.MaxWait,
-		model: s.model.Load, beforeBatch: cfg.beforeBatch, stopped: s.stop}
-	s.mon = newMetrics(cfg.MaxBatch, func() float64 { return float64(len(s.batch.queue)) })
+		acquire: s.acquire, release: s.release, stopped: s.stop}
+	s.mon = newMetrics(cfg.MaxBatch, gauges{
+		queue:       func() float64 { return float64(len(s.batch.queue)) },
+		models:      func() float64 { return float64(s.live.Load()) },
+		memory:      func() float64 { return float64(s.mem.inUse.Load()) },
+		memoryLimit: float64(cfg.MaxMemory)})
 	s.batch.observe = s.mon.observeBatch
+	l, err := s.loadModel()
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	s.swap(l)
 	if s.handler, err = s.routes(); err != nil {
 		return nil, err
 	}
-	s.log.Info("model loaded", "checkpoint", l.checkpoint, "path", l.path, "classes", len(l.model.Classes),
-		"shape", l.model.Shape.String(), "load_seconds", l.loadTime.Seconds(),
-		"max_batch", cfg.MaxBatch, "max_wait", cfg.MaxWait.String())
-
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.batch.run()
-	}()
+	s.log.Info("model loaded", "checkpoint", l.name, "path", l.folder, "classes", len(l.classes),
+		"shape", l.shape.String(), "load_seconds", l.loadTime.Seconds(),
+		"max_batch", cfg.MaxBatch, "max_wait", cfg.MaxWait.String(), "max_memory", cfg.MaxMemory)
+	s.wg.Go(s.batch.run)
 	if cfg.Poll > 0 {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.watch()
-		}()
+		s.wg.Go(s.watch)
 	}
 	return s, nil
 }
@@ -83,15 +86,17 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Checkpoint returns the epoch folder being served, e.g. "out/demo/checkpoints/epoch-0010".
-func (s *Server) Checkpoint() string { return s.model.Load().path }
+func (s *Server) Checkpoint() string { return s.model.Load().folder }
 
-// Close stops the batcher and the folder watcher. Requests still waiting for the
-// model fail; Serve drains them before returning, so call Close after it.
+// Close stops the batcher and the folder watcher, and releases the model once the
+// calls in progress end. Requests still waiting for the model fail; Serve drains
+// them before returning, so call Close after it.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
 		close(s.stop)
 		s.wg.Wait()
+		s.release(s.model.Load())
 		// Answer what was still queued.
 		for {
 			select {
@@ -160,7 +165,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, t Timeouts) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "checkpoint", s.model.Load().checkpoint)
+	s.log.Info("serving", "addr", ln.Addr().String(), "checkpoint", s.model.Load().name)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -5,6 +5,7 @@
 const $ = (sel) => document.querySelector(sel);
 const TOP = 5;
 let previewURL = null;
+let maxPixels = 0; // the server's -max-pixels, from /v1/model
 
 function pct(p) {
   return (100 * p).toFixed(p >= 0.995 || p < 0.0005 ? 0 : 1) + " %";
@@ -28,6 +29,7 @@ async function loadModel() {
       if (last.eval_set) text += ` on ${last.eval_set}`;
     }
     $("#model").textContent = text;
+    maxPixels = m.max_pixels || 0;
     $("#shape").textContent = `${s.width}x${s.height}`;
     loadSamples(m.classes);
   } catch (e) {
@@ -64,6 +66,30 @@ async function loadSamples(classes) {
   }
 }
 
+// An image over the server's pixel limit (a phone photo) is scaled down here
+// first: the model takes a few hundred pixels, and the server refuses millions.
+async function fitted(file) {
+  if (!maxPixels || !window.createImageBitmap) return file;
+  let bmp;
+  try {
+    bmp = await createImageBitmap(file);
+  } catch (e) {
+    return file; // not an image this browser reads: the server says what is wrong
+  }
+  const px = bmp.width * bmp.height;
+  if (px <= maxPixels) {
+    bmp.close();
+    return file;
+  }
+  const s = Math.sqrt(maxPixels / px);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.floor(bmp.width * s));
+  canvas.height = Math.max(1, Math.floor(bmp.height * s));
+  canvas.getContext("2d").drawImage(bmp, 0, 0, canvas.width, canvas.height);
+  bmp.close();
+  return new Promise((resolve) => canvas.toBlob((b) => resolve(b || file), "image/png"));
+}
+
 async function classify(file, label) {
   showError("");
   if (!file) return;
@@ -76,10 +102,11 @@ async function classify(file, label) {
   $("#status").textContent = `Classifying ${label || file.name || "the image"}…`;
   let body;
   try {
+    const sent = await fitted(file);
     const res = await fetch(`/v1/explain?top=${TOP}`, {
       method: "POST",
-      headers: { "Content-Type": file.type || "application/octet-stream" },
-      body: file,
+      headers: { "Content-Type": sent.type || "application/octet-stream" },
+      body: sent,
     });
     body = await res.json();
     if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
