@@ -233,23 +233,6 @@ func TestBadDataIsRefusedBeforeTraining(t *testing.T) {
 	}
 }
 
-func TestQuickModeCapsEveryFit(t *testing.T) {
-	t.Setenv(QuickEnv, "1")
-	tr, te := small(t)
-	cfg := quickConfig(10)
-	cfg.Quiet = false
-	var log bytes.Buffer
-	cfg.Log = &log
-	m := newModel(t, cfg)
-	h, err := m.Fit(context.Background(), tr, te)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h) != quickEpochs || !strings.Contains(log.String(), "quick mode") {
-		t.Errorf("quick mode: %d epochs, log %q", len(h), log.String())
-	}
-}
-
 func TestEarlyStoppingKeepsTheBestCheckpoint(t *testing.T) {
 	tr, _ := small(t)
 	tr = tr.Head(300)

@@ -82,10 +82,8 @@ func TestSaveKeepsWhatItWrote(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "epoch-0003"), 0o755) // an older, longer run in the same folder
 	os.MkdirAll(filepath.Join(dir, "epoch-0004"), 0o755)
 	m.History = []metrics.Epoch{{Epoch: 1, EvalLoss: 1}}
-	old := KeepCheckpoints
-	defer func() { KeepCheckpoints = old }()
 	for _, keep := range []int{2, 0, -1} {
-		KeepCheckpoints = keep
+		m.Config.KeepCheckpoints = keep
 		if err := m.Save(dir); err != nil {
 			t.Fatalf("KeepCheckpoints %d: %v", keep, err)
 		}
@@ -144,11 +142,8 @@ func TestFitMoreCountsFromTheResumedRun(t *testing.T) {
 func TestLoadBestTrainsOnFromTheBest(t *testing.T) {
 	d := tinyData()
 	dir := t.TempDir()
-	old := KeepCheckpoints
-	KeepCheckpoints = 10
-	defer func() { KeepCheckpoints = old }()
 	cfg := quickConfig(3)
-	cfg.CheckpointDir = dir
+	cfg.CheckpointDir, cfg.KeepCheckpoints = dir, 10
 	if _, err := tinyModel(t, cfg).Fit(context.Background(), d, d); err != nil {
 		t.Fatal(err)
 	}
