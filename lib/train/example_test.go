@@ -61,3 +61,42 @@ func ExampleModel_Predict() {
 	// answers: 3
 	// sorted: true
 }
+
+// Explain a prediction: the three most probable classes and the saliency map of the
+// first, from one forward pass (what a page that explains a prediction shows).
+func ExampleModel_Explain() {
+	progress.Quiet = true
+	trainDS, testDS := embedded.MustLoad()
+	cfg := train.DefaultConfig()
+	cfg.Epochs, cfg.Momentum, cfg.Quiet = 1, 0.9, true
+	m := train.New(nn.Net(10), cfg)
+	defer m.Close() // the compiled graphs and weights, released now
+	if _, err := m.Fit(context.Background(), trainDS.Head(640), testDS.Head(100)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	ex, err := m.Explain(testDS.ToImage(0), 3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("answers:", len(ex.Predictions))
+	fmt.Println("the map explains the first:", ex.Class == ex.Predictions[0].Index)
+	fmt.Println("map pixels:", len(ex.Saliency))
+	// Output:
+	// answers: 3
+	// the map explains the first: true
+	// map pixels: 784
+}
+
+// Checkpoint folders are named by epoch; anything else beside them is not one.
+func ExampleEpochOf() {
+	for _, name := range []string{train.EpochDir(7), "epoch-10000", "epoch-0003.bak"} {
+		epoch, ok := train.EpochOf(name)
+		fmt.Println(name, epoch, ok)
+	}
+	// Output:
+	// epoch-0007 7 true
+	// epoch-10000 10000 true
+	// epoch-0003.bak 0 false
+}
