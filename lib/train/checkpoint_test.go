@@ -46,13 +46,7 @@ func TestEpochOf(t *testing.T) {
 // checkpoints: they are never loaded, never pruned and never newer; epochs count as
 // numbers (10000 after 9999).
 func TestOnlyEpochFoldersCount(t *testing.T) {
-	d := tinyData()
-	dir := t.TempDir()
-	cfg := quickConfig(3)
-	cfg.CheckpointDir = dir
-	if _, err := tinyModel(t, cfg).Fit(context.Background(), d, d); err != nil {
-		t.Fatal(err)
-	}
+	_, dir, d := tinyRun(t, 3)
 	latest := filepath.Join(dir, "epoch-0003")
 	if err := exec.Command("cp", "-a", latest, filepath.Join(dir, "epoch-0003.bak")).Run(); err != nil {
 		t.Fatal(err)
@@ -111,14 +105,7 @@ func TestOnlyEpochFoldersCount(t *testing.T) {
 // the newest checkpoint: each finds that epoch, complete, every time. The store keeps
 // no checkpoint handler however often it saves.
 func TestSaveNeverLeavesAGap(t *testing.T) {
-	d := tinyData()
-	dir := t.TempDir()
-	cfg := quickConfig(2)
-	cfg.CheckpointDir = dir
-	m := tinyModel(t, cfg)
-	if _, err := m.Fit(context.Background(), d, d); err != nil {
-		t.Fatal(err)
-	}
+	m, dir, _ := tinyRun(t, 2)
 	want := filepath.Join(dir, "epoch-0002")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
