@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,6 +164,22 @@ func TestInferenceRunsAtOnce(t *testing.T) {
 			t.Errorf("call %d from 3 goroutines: at most %d execution at a time, want them to overlap", i, p)
 		}
 	}
+	// A batch size not seen yet is compiled while calls of a known one run on.
+	tb.peak.Store(0)
+	var wg0 sync.WaitGroup
+	for _, n := range []int{2, 2, 3} { // 2 was run above; 3 is padded to 4
+		wg0.Add(1)
+		go func() {
+			defer wg0.Done()
+			if _, err := m.PredictBatch(slices.Repeat([]image.Image{img}, n), 1); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg0.Wait()
+	if p := tb.peak.Load(); p < 2 {
+		t.Errorf("a new batch size and a known one: at most %d execution at a time, want them to overlap", p)
+	}
 	// A training step takes the model for itself: no inference runs beside it.
 	tb.peak.Store(0)
 	var wg sync.WaitGroup
@@ -192,8 +209,12 @@ func TestInferenceRunsAtOnce(t *testing.T) {
 // call succeeds or says the model is closed, the weights are released, and every
 // later call returns ErrClosed.
 func TestCloseReleasesTheModel(t *testing.T) {
-	m, _, d := trainedTiny(t)
+	m, tb, d := trainedTiny(t)
 	img := d.ToImage(0)
+	if _, err := m.PredictBatch([]image.Image{img}, 1); err != nil {
+		t.Fatal(err)
+	}
+	tb.delay.Store(int64(10 * time.Millisecond)) // 20 predictions take 200 ms: Close comes among them
 	var weights []*tensors.Tensor
 	for v := range m.store.IterVariables() {
 		weights = append(weights, v.MustValue())

@@ -14,10 +14,11 @@ import (
 // execs holds a model's inference graphs. GoMLX's executables run calls at the same
 // time, but the first call of an input shape builds and compiles a graph, which
 // reads (on a new model, creates and initialises) the store's variables, and GoMLX's
-// store is not safe for that from two goroutines: first calls take turns under mu,
-// later ones run at once.
+// store is not safe for that from two goroutines: first calls take turns under
+// first, while calls of shapes already built run on.
 type execs struct {
-	mu       sync.Mutex
+	mu       sync.Mutex  // guards the fields below (and the model's Backend choice)
+	first    sync.Mutex  // held by a first call
 	infer    *model.Exec // images -> log-probabilities
 	saliency *model.Exec // images -> saliency maps, predicted classes, log-probabilities
 	ran      map[ranKey]bool
@@ -32,17 +33,21 @@ type ranKey struct {
 func (e *execs) run(exec *model.Exec, x *tensors.Tensor) ([]*tensors.Tensor, error) {
 	key := ranKey{exec, x.Shape().String()}
 	e.mu.Lock()
-	if e.ran[key] {
-		e.mu.Unlock()
+	built := e.ran[key]
+	e.mu.Unlock()
+	if built {
 		return exec.Call(x)
 	}
-	defer e.mu.Unlock()
+	e.first.Lock()
+	defer e.first.Unlock()
 	out, err := exec.Call(x)
 	if err == nil {
+		e.mu.Lock()
 		if e.ran == nil {
 			e.ran = map[ranKey]bool{}
 		}
 		e.ran[key] = true
+		e.mu.Unlock()
 	}
 	return out, err
 }
