@@ -48,8 +48,8 @@ func (m *Model) Activations(img image.Image, layers ...string) ([]Values, error)
 		}
 		// Each call builds a graph of its own: it takes its turn with the first calls
 		// of the inference graphs (see execs).
-		m.execs.mu.Lock()
-		defer m.execs.mu.Unlock()
+		m.execs.first.Lock()
+		defer m.execs.first.Unlock()
 		var names []string
 		exec, err := model.NewExec(m.Backend.Compute, m.store, func(scope *model.Scope, images *graph.Node) []*graph.Node {
 			weightsAsParameters(m.store, images.Graph())

@@ -27,8 +27,8 @@ func TestPredictAgreesWithEvaluate(t *testing.T) {
 	tr, te := small(t)
 	te = te.Head(20)
 	m := newModel(t, quickConfig(1))
-	if _, err := m.Predict(te.ToImage(0), 3); !errors.Is(err, ErrNotReady) {
-		t.Errorf("Predict before training: %v; want ErrNotReady", err)
+	if _, err := m.Predict(te.ToImage(0), 3); !errors.Is(err, errNotReady) {
+		t.Errorf("Predict before training: %v; want errNotReady", err)
 	}
 	if _, err := m.Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)

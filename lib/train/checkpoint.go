@@ -58,10 +58,10 @@ func EpochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
 
 var epochName = regexp.MustCompile(`^epoch-[0-9]+$`)
 
-// EpochOf returns the epoch of a checkpoint folder's name ("epoch-0007": 7, from
+// epochOf returns the epoch of a checkpoint folder's name ("epoch-0007": 7, from
 // EpochDir, or a path ending in it), and whether the name is one: "epoch-"
 // followed by digits only.
-func EpochOf(name string) (epoch int, ok bool) {
+func epochOf(name string) (epoch int, ok bool) {
 	name = filepath.Base(name)
 	if !epochName.MatchString(name) {
 		return 0, false
@@ -82,7 +82,7 @@ func listEpochs(dir string) ([]string, error) {
 	}
 	var found []epoch
 	for _, e := range entries {
-		if n, ok := EpochOf(e.Name()); ok && e.IsDir() {
+		if n, ok := epochOf(e.Name()); ok && e.IsDir() {
 			found = append(found, epoch{e.Name(), n})
 		}
 	}

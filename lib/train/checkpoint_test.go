@@ -28,17 +28,17 @@ func dirNames(t *testing.T, dir string) []string {
 
 func TestEpochOf(t *testing.T) {
 	for name, want := range map[string]int{"epoch-0007": 7, "epoch-10000": 10000, "/x/epoch-0003": 3, "epoch-3": 3} {
-		if n, ok := EpochOf(name); !ok || n != want {
-			t.Errorf("EpochOf(%q) = %d, %v; want %d", name, n, ok, want)
+		if n, ok := epochOf(name); !ok || n != want {
+			t.Errorf("epochOf(%q) = %d, %v; want %d", name, n, ok, want)
 		}
 	}
 	for _, name := range []string{"epoch-0003.bak", "epoch-", "epoch-x1", "Epoch-0001", "epoch-00 1", "my epoch-0001", "epoch-99999999999999999999999"} {
-		if n, ok := EpochOf(name); ok {
-			t.Errorf("EpochOf(%q) = %d: want no epoch", name, n)
+		if n, ok := epochOf(name); ok {
+			t.Errorf("epochOf(%q) = %d: want no epoch", name, n)
 		}
 	}
-	if n, ok := EpochOf(EpochDir(10000)); !ok || n != 10000 {
-		t.Errorf("EpochOf(EpochDir(10000)) = %d, %v", n, ok)
+	if n, ok := epochOf(EpochDir(10000)); !ok || n != 10000 {
+		t.Errorf("epochOf(EpochDir(10000)) = %d, %v", n, ok)
 	}
 }
 

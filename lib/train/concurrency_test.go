@@ -127,7 +127,7 @@ func TestInferenceRunsAtOnce(t *testing.T) {
 	img := d.ToImage(0)
 	calls := []func() error{
 		func() error { _, err := m.PredictBatch([]image.Image{img, img}, 1); return err },
-		func() error { _, err := m.Explain(img, 1); return err },
+		func() error { _, _, err := m.Explain(img, 1); return err },
 		func() error { _, _, err := m.SaliencyImage(img); return err },
 		func() error { _, err := m.Evaluate(d); return err },
 		func() error {
@@ -251,7 +251,7 @@ func TestCloseReleasesTheModel(t *testing.T) {
 			t.Errorf("weight tensor %d is still held after Close", i)
 		}
 	}
-	if m.execs.infer != nil || m.execs.saliency != nil || m.trainer != nil || !m.Closed() {
+	if m.execs.infer != nil || m.execs.saliency != nil || m.trainer != nil {
 		t.Error("compiled graphs are still held after Close")
 	}
 	if err := m.Close(); err != nil {
@@ -259,7 +259,9 @@ func TestCloseReleasesTheModel(t *testing.T) {
 	}
 	for name, call := range map[string]func() error{
 		"PredictBatch":    func() error { _, err := m.PredictBatch([]image.Image{img}, 1); return err },
-		"Explain":         func() error { _, err := m.Explain(img, 1); return err },
+		"Explain":         func() error { _, _, err := m.Explain(img, 1); return err },
+		"Activations":     func() error { _, err := m.Activations(img); return err },
+		"Variable":        func() error { _, err := m.Variable("/conv1/conv/weights"); return err },
 		"SaliencyImage":   func() error { _, _, err := m.SaliencyImage(img); return err },
 		"Evaluate":        func() error { _, err := m.Evaluate(d); return err },
 		"Fit":             func() error { _, err := m.FitMore(context.Background(), 1, d, d); return err },
@@ -275,7 +277,7 @@ func TestCloseReleasesTheModel(t *testing.T) {
 func TestExplainIsPredictAndSaliency(t *testing.T) {
 	m, _, d := trainedTiny(t)
 	img := d.ToImage(5)
-	ex, err := m.Explain(img, 0)
+	exPreds, exMap, err := m.Explain(img, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,17 +289,17 @@ func TestExplainIsPredictAndSaliency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ex.Predictions) != len(preds) || ex.Class != class || ex.Predictions[0].Index != class {
-		t.Fatalf("Explain: %v, class %d; Predict %v, SaliencyImage class %d", ex.Predictions, ex.Class, preds, class)
+	if len(exPreds) != len(preds) || exPreds[0].Index != class {
+		t.Fatalf("Explain: %v; Predict %v, SaliencyImage class %d", exPreds, preds, class)
 	}
 	for i := range preds {
-		if p, q := ex.Predictions[i], preds[i]; p.Index != q.Index || math.Abs(p.Probability-q.Probability) > 1e-5 {
+		if p, q := exPreds[i], preds[i]; p.Index != q.Index || math.Abs(p.Probability-q.Probability) > 1e-5 {
 			t.Errorf("prediction %d: Explain %v, Predict %v", i, p, q)
 		}
 	}
 	for i := range sal {
-		if ex.Saliency[i] != sal[i] {
-			t.Fatalf("saliency pixel %d: Explain %g, SaliencyImage %g", i, ex.Saliency[i], sal[i])
+		if exMap[i] != sal[i] {
+			t.Fatalf("saliency pixel %d: Explain %g, SaliencyImage %g", i, exMap[i], sal[i])
 		}
 	}
 }
@@ -315,11 +317,11 @@ func TestNaNOutputsAreErrors(t *testing.T) {
 		}
 	}
 	img := d.ToImage(0)
-	if _, err := m.PredictBatch([]image.Image{img, img}, 1); !errors.Is(err, ErrNotFinite) || !strings.HasPrefix(err.Error(), "predicting: image 0:") {
-		t.Errorf("PredictBatch with NaN weights: %v; want ErrNotFinite naming image 0", err)
+	if _, err := m.PredictBatch([]image.Image{img, img}, 1); !errors.Is(err, errNotFinite) || !strings.HasPrefix(err.Error(), "predicting: image 0:") {
+		t.Errorf("PredictBatch with NaN weights: %v; want errNotFinite naming image 0", err)
 	}
-	if _, err := m.Explain(img, 1); !errors.Is(err, ErrNotFinite) {
-		t.Errorf("Explain with NaN weights: %v; want ErrNotFinite", err)
+	if _, _, err := m.Explain(img, 1); !errors.Is(err, errNotFinite) {
+		t.Errorf("Explain with NaN weights: %v; want errNotFinite", err)
 	}
 }
 

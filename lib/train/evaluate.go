@@ -163,7 +163,7 @@ func (m *Model) EvalStep(b data.Batch) (logp []float32, err error) {
 		if m.Classes == nil {
 			b.Images.FinalizeAll()
 			b.Labels.FinalizeAll()
-			return ErrNotReady
+			return errNotReady
 		}
 		logp, err = m.batchLogProbs(b)
 		return err

@@ -3,6 +3,8 @@ package train_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
@@ -65,7 +67,6 @@ func ExampleModel_Predict() {
 // Explain a prediction: the three most probable classes and the saliency map of the
 // first, from one forward pass (what a page that explains a prediction shows).
 func ExampleModel_Explain() {
-	progress.Quiet = true
 	trainDS, testDS := embedded.MustLoad()
 	cfg := train.DefaultConfig()
 	cfg.Epochs, cfg.Momentum, cfg.Quiet = 1, 0.9, true
@@ -75,28 +76,30 @@ func ExampleModel_Explain() {
 		fmt.Println(err)
 		return
 	}
-	ex, err := m.Explain(testDS.ToImage(0), 3)
+	preds, saliency, err := m.Explain(testDS.ToImage(0), 3)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("answers:", len(ex.Predictions))
-	fmt.Println("the map explains the first:", ex.Class == ex.Predictions[0].Index)
-	fmt.Println("map pixels:", len(ex.Saliency))
+	fmt.Println("answers:", len(preds))
+	fmt.Println("map pixels:", len(saliency))
 	// Output:
 	// answers: 3
-	// the map explains the first: true
 	// map pixels: 784
 }
 
-// Checkpoint folders are named by epoch; anything else beside them is not one.
-func ExampleEpochOf() {
-	for _, name := range []string{train.EpochDir(7), "epoch-10000", "epoch-0003.bak"} {
-		epoch, ok := train.EpochOf(name)
-		fmt.Println(name, epoch, ok)
+// The newest checkpoint of a folder is its highest epoch; other folders beside the
+// checkpoints are not checkpoints.
+func ExampleLatestCheckpoint() {
+	dir, err := os.MkdirTemp("", "checkpoints")
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	// Output:
-	// epoch-0007 7 true
-	// epoch-10000 10000 true
-	// epoch-0003.bak 0 false
+	defer os.RemoveAll(dir)
+	for _, name := range []string{train.EpochDir(9999), train.EpochDir(10000), "epoch-10000.bak"} {
+		os.Mkdir(filepath.Join(dir, name), 0o755)
+	}
+	fmt.Println(filepath.Base(train.LatestCheckpoint(dir)))
+	// Output: epoch-10000
 }

@@ -49,7 +49,7 @@ func TestKilledRunsResume(t *testing.T) {
 			t.Fatalf("run %d trained epoch %d first; the newest checkpoint before it was epoch %d", i+1, first, latest)
 		}
 		folder := LatestCheckpoint(dir)
-		n, _ := EpochOf(folder)
+		n, _ := epochOf(folder)
 		m, err := Load(dir)
 		if folder == "" || err != nil {
 			if latest > 0 || first != 0 {
@@ -66,7 +66,7 @@ func TestKilledRunsResume(t *testing.T) {
 	}
 	var left []string
 	for _, name := range dirNames(t, dir) {
-		if _, ok := EpochOf(name); !ok {
+		if _, ok := epochOf(name); !ok {
 			left = append(left, name)
 		}
 	}

@@ -123,7 +123,7 @@ type Model struct {
 	execs execs
 
 	trainer        *gomlxtrain.Trainer
-	trainerOpt     SGD  // the settings the trainer's graph was built with
+	trainerOpt     sgd  // the settings the trainer's graph was built with
 	customSchedule bool // the run used a ScheduleFunc, which checkpoints cannot hold
 	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
 	layerCache     []nn.Layer
@@ -148,17 +148,18 @@ var ErrDiverged = errors.New("training diverged")
 // ErrInterrupted is returned (wrapped) by Fit when its context is cancelled.
 var ErrInterrupted = errors.New("training interrupted")
 
-// ErrNotReady is returned (wrapped) by Predict, SaliencyImage, EvalStep and Save on a
-// model that has neither trained nor been loaded, so knows no classes or input shape.
-var ErrNotReady = errors.New("the model has not been trained or loaded")
+// errNotReady is the error of Predict, SaliencyImage, EvalStep and Save on a model
+// that has neither trained nor been loaded, so knows no classes or input shape.
+var errNotReady = errors.New("the model has not been trained or loaded")
 
-// ErrClosed is returned (wrapped) by every call on a model after Close.
+// ErrClosed is returned (wrapped) by every call on a model after Close:
+// errors.Is(err, ErrClosed) tells a closed model.
 var ErrClosed = errors.New("the model is closed")
 
-// ErrNotFinite is returned (wrapped) by Predict, PredictBatch and Explain when the
-// model's output for an image is NaN or infinite: its weights are (a diverged run
-// saves such weights), or the image's pixels made them overflow.
-var ErrNotFinite = errors.New("the model's output is not a finite number")
+// errNotFinite is the error of Predict, PredictBatch and Explain when the model's
+// output for an image is NaN or infinite: its weights are (a diverged run saves such
+// weights), or the image's pixels made them overflow.
+var errNotFinite = errors.New("the model's output is not a finite number")
 
 // compute returns the model's backend, choosing the default on first use.
 func (m *Model) compute() (*backend.Backend, error) {
@@ -313,11 +314,4 @@ func (m *Model) Close() error {
 	}
 	m.store.Finalize()
 	return nil
-}
-
-// Closed reports whether Close was called.
-func (m *Model) Closed() bool {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.closed
 }

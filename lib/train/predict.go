@@ -75,45 +75,34 @@ func (m *Model) PredictBatch(imgs []image.Image, k int) (preds [][]Prediction, e
 	return preds, nil
 }
 
-// Explanation is an image's prediction and the saliency map of its most probable
-// class (see Explain).
-type Explanation struct {
-	// Predictions are the k most probable classes, most probable first.
-	Predictions []Prediction
-	// Saliency is the map of Class, as SaliencyImage computes it: height x width
-	// values of the model's input, row-major, the largest 1.
-	Saliency []float32
-	// Class is the class the map explains: the most probable one.
-	Class int
-}
-
 // Explain predicts img as Predict does and computes its saliency map as
-// SaliencyImage does, from one forward pass: what an explanation shows.
-func (m *Model) Explain(img image.Image, k int) (ex *Explanation, err error) {
+// SaliencyImage does, from one forward pass: what an explanation shows. The map is
+// that of the most probable class, preds[0].
+func (m *Model) Explain(img image.Image, k int) (preds []Prediction, saliency []float32, err error) {
 	err = m.shared("explaining", func() error {
 		d, err := m.imagesDataset([]image.Image{img})
 		if err != nil {
 			return err
 		}
-		maps, classes, logp, err := m.saliencyOf(d)
+		maps, _, logp, err := m.saliencyOf(d)
 		if err != nil {
 			return err
 		}
-		preds, err := topK(m.Classes, logp, k, 0)
-		if err != nil {
-			return err
-		}
-		ex = &Explanation{Predictions: preds, Saliency: maps[0], Class: int(classes[0])}
-		return nil
+		preds, err = topK(m.Classes, logp, k, 0)
+		saliency = maps[0]
+		return err
 	})
-	return ex, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return preds, saliency, nil
 }
 
 // imagesDataset prepares images for the model, as a dataset with blank labels. The
 // model is held.
 func (m *Model) imagesDataset(imgs []image.Image) (*data.Dataset, error) {
 	if m.Classes == nil {
-		return nil, fmt.Errorf("%w: it does not know its classes or input shape (train it with Fit, or load it with train.Load)", ErrNotReady)
+		return nil, fmt.Errorf("%w: it does not know its classes or input shape (train it with Fit, or load it with train.Load)", errNotReady)
 	}
 	shape := m.Shape
 	d := &data.Dataset{Name: "images", Height: shape.Height, Width: shape.Width, Channels: shape.Channels, Classes: m.Classes,
@@ -138,7 +127,7 @@ func topK(classes []string, logp []float32, k, i int) ([]Prediction, error) {
 	for c, v := range logp {
 		p := math.Exp(float64(v))
 		if math.IsNaN(p) || math.IsInf(p, 0) {
-			return nil, fmt.Errorf("image %d: class %q: %g: %w", i, classes[c], v, ErrNotFinite)
+			return nil, fmt.Errorf("image %d: class %q: %g: %w", i, classes[c], v, errNotFinite)
 		}
 		out[c] = Prediction{Class: classes[c], Index: c, Probability: p}
 	}

@@ -43,7 +43,7 @@ func (m *Model) save(dir string) (err error) {
 		}
 	}()
 	if m.Classes == nil {
-		return ErrNotReady
+		return errNotReady
 	}
 	layers, err := m.layers()
 	if err != nil {
@@ -123,7 +123,7 @@ func (m *Model) prune(dir string) {
 		return
 	}
 	for _, e := range epochs[:max(len(epochs)-m.Config.keep(), 0)] {
-		if n, _ := EpochOf(e); n == len(m.History) || n == m.bestEpoch {
+		if n, _ := epochOf(e); n == len(m.History) || n == m.bestEpoch {
 			continue
 		}
 		aside := filepath.Join(dir, tmpPrefix+"pruned-"+e)

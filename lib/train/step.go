@@ -19,7 +19,7 @@ import (
 // changed since it was built (the momentum buffers live on in the store).
 func (m *Model) ensureTrainer() {
 	c := m.Config
-	opt := SGD{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}
+	opt := sgd{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}
 	if m.trainer != nil && m.trainerOpt.Momentum == opt.Momentum && m.trainerOpt.WeightDecay == opt.WeightDecay {
 		return
 	}

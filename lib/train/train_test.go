@@ -44,7 +44,7 @@ func newModel(t testing.TB, cfg Config) *Model {
 func TestSGDMatchesPyTorchFormula(t *testing.T) {
 	b := goBackend(t)
 	store := model.NewStore()
-	opt := &SGD{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01}
+	opt := &sgd{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01}
 	exec, err := model.NewExec(b.Compute, store, func(scope *model.Scope, g *graph.Graph) *graph.Node {
 		// A training graph, as GoMLX's Trainer builds it: otherwise a backend that
 		// prefers constants would freeze w at its first value.
