@@ -1,6 +1,8 @@
-// Package atomicfile writes files atomically: into a temporary file beside the
-// target, synced, then renamed over it. Readers see the old file or the new one,
-// never half of one, and a failed write leaves the old file as it was.
+// Package atomicfile writes files and folders atomically. A file is written into a
+// temporary file beside the target, synced, then renamed over it: readers see the
+// old file or the new one, never half of one, and a failed write leaves the old file
+// as it was. A folder is filled under a temporary name and swapped in (ReplaceDir),
+// and LockDir keeps two writers of one folder apart.
 package atomicfile
 
 import (
@@ -12,7 +14,9 @@ import (
 )
 
 // Write creates or replaces path with what fill writes, atomically. It creates the
-// parent folder when missing. The file gets mode 0644.
+// parent folder when missing. The file gets mode 0644. The new name survives a
+// power loss once the parent folder is synced (SyncDir): that is left to the caller,
+// who may write many files into one folder.
 func Write(path string, fill func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -40,12 +40,16 @@ type Values struct {
 // evaluated or loaded); an untrained model that has been evaluated once shows its
 // random initial weights at work.
 func (m *Model) Activations(img image.Image, layers ...string) ([]Values, error) {
-	d, err := m.imagesDataset([]image.Image{img})
-	if err != nil {
-		return nil, fmt.Errorf("activations: %w", err)
-	}
 	var out []Values
-	err = m.guarded("computing activations", func() error {
+	err := m.shared("activations", func() error {
+		d, err := m.imagesDataset([]image.Image{img})
+		if err != nil {
+			return err
+		}
+		// Each call builds a graph of its own: it takes its turn with the first calls
+		// of the inference graphs (see execs).
+		m.execs.first.Lock()
+		defer m.execs.first.Unlock()
 		var names []string
 		exec, err := model.NewExec(m.Backend.Compute, m.store, func(scope *model.Scope, images *graph.Node) []*graph.Node {
 			weightsAsParameters(m.store, images.Graph())
@@ -85,7 +89,7 @@ func (m *Model) Activations(img image.Image, layers ...string) ([]Values, error)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("activations: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -141,8 +145,11 @@ func (m *Model) Variable(path string) (Values, error) {
 	if !strings.HasPrefix(path, model.ScopeSeparator) {
 		path = model.ScopeSeparator + path
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return Values{}, fmt.Errorf("model variable %q: %w", path, ErrClosed)
+	}
 	v := m.store.GetVariable(path)
 	if v == nil || !v.HasValue() {
 		var have []string

@@ -19,8 +19,8 @@ import (
 func TestActivations(t *testing.T) {
 	tr, te := small(t)
 	m := newModel(t, quickConfig(1))
-	if _, err := m.Activations(te.ToImage(0), "conv1"); !errors.Is(err, ErrNotReady) {
-		t.Errorf("Activations before training: %v; want ErrNotReady", err)
+	if _, err := m.Activations(te.ToImage(0), "conv1"); !errors.Is(err, errNotReady) {
+		t.Errorf("Activations before training: %v; want errNotReady", err)
 	}
 	if _, err := m.Variable("/conv1/conv/weights"); err == nil || !strings.Contains(err.Error(), "no variables yet") {
 		t.Errorf("Variable before training: %v; want 'no variables yet'", err)

@@ -27,8 +27,8 @@ func TestPredictAgreesWithEvaluate(t *testing.T) {
 	tr, te := small(t)
 	te = te.Head(20)
 	m := newModel(t, quickConfig(1))
-	if _, err := m.Predict(te.ToImage(0), 3); !errors.Is(err, ErrNotReady) {
-		t.Errorf("Predict before training: %v; want ErrNotReady", err)
+	if _, err := m.Predict(te.ToImage(0), 3); !errors.Is(err, errNotReady) {
+		t.Errorf("Predict before training: %v; want errNotReady", err)
 	}
 	if _, err := m.Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)
@@ -230,23 +230,6 @@ func TestBadDataIsRefusedBeforeTraining(t *testing.T) {
 		if tc.name == "a class with no images" && !strings.Contains(err.Error(), "Dress 0") {
 			t.Errorf("%s: %v; want the counts per class", tc.name, err)
 		}
-	}
-}
-
-func TestQuickModeCapsEveryFit(t *testing.T) {
-	t.Setenv(QuickEnv, "1")
-	tr, te := small(t)
-	cfg := quickConfig(10)
-	cfg.Quiet = false
-	var log bytes.Buffer
-	cfg.Log = &log
-	m := newModel(t, cfg)
-	h, err := m.Fit(context.Background(), tr, te)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h) != quickEpochs || !strings.Contains(log.String(), "quick mode") {
-		t.Errorf("quick mode: %d epochs, log %q", len(h), log.String())
 	}
 }
 

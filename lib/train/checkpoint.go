@@ -3,16 +3,13 @@ package train
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/gomlx/gomlx/ml/model/checkpoint"
-
-	"github.com/gopherdl/gopherdl/lib/atomicfile"
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/nn"
@@ -22,14 +19,10 @@ import (
 // GoMLX's checkpoint files (all variables: weights, momentum, step, learning rate)
 // and state.json: what continuing the run or using the model needs besides its
 // variables (the settings and schedule, the classes, the input shape, the
-// normalisation, the history, the model's layers). A sub-folder is written under a
-// temporary name and renamed when complete, so a crash never leaves a half-written
-// checkpoint where a later run would read it. The newest KeepCheckpoints epochs are
-// kept, and the best one (lowest evaluation loss).
-
-// KeepCheckpoints is how many of the newest epoch checkpoints are kept (at least 1:
-// the one just saved).
-var KeepCheckpoints = 2
+// normalisation, the history, the model's layers). Only "epoch-" followed by digits
+// names a checkpoint, and epochs are ordered by number (epoch-10000 after
+// epoch-9999): anything else beside them (a user's epoch-0003.bak) is never loaded,
+// never pruned and never counted as newer.
 
 // StateFile is the name of the file describing a checkpoint, beside its variables.
 const StateFile = "state.json"
@@ -59,98 +52,55 @@ func (st *state) shape() data.Shape {
 	return st.Shape
 }
 
-// Save writes the model's variables and state to dir/epoch-NNNN, atomically, then
-// removes older epoch folders, keeping the newest KeepCheckpoints, the one just
-// written and the best epoch's.
-func (m *Model) Save(dir string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.save(dir)
-}
-
-func (m *Model) save(dir string) error {
-	if m.Classes == nil {
-		return fmt.Errorf("saving a checkpoint in %s: %w", dir, ErrNotReady)
-	}
-	layers, err := m.layers()
-	if err != nil {
-		return fmt.Errorf("saving a checkpoint in %s: %w", dir, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("saving checkpoint: %w", err)
-	}
-	tmp, err := os.MkdirTemp(dir, ".saving-*")
-	if err != nil {
-		return fmt.Errorf("saving checkpoint: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	h, err := checkpoint.Build(m.store).Dir(tmp).Done()
-	if err != nil {
-		return fmt.Errorf("saving checkpoint in %s: %w", dir, err)
-	}
-	if err := h.Save(); err != nil {
-		return fmt.Errorf("saving checkpoint in %s: %w", dir, err)
-	}
-	st := state{Config: m.Config, Schedule: specOf(m.Config.Schedule), Classes: m.Classes, Shape: m.Shape, Norm: m.Norm,
-		History: m.History, BestEpoch: m.bestEpoch, Layers: layers}
-	err = atomicfile.Write(filepath.Join(tmp, StateFile), func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
-	})
-	if err != nil {
-		return err
-	}
-	final := filepath.Join(dir, EpochDir(len(m.History)))
-	if err := os.RemoveAll(final); err != nil {
-		return fmt.Errorf("saving checkpoint: %w", err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("saving checkpoint: %w", err)
-	}
-	// Pruning: a folder that cannot be removed now is removed by a later save.
-	epochs, _ := listEpochs(dir)
-	keep := epochs[max(len(epochs)-max(KeepCheckpoints, 1), 0):]
-	for _, e := range epochs {
-		if !slices.Contains(keep, e) && e != EpochDir(m.bestEpoch) && e != EpochDir(len(m.History)) {
-			os.RemoveAll(filepath.Join(dir, e))
-		}
-	}
-	return nil
-}
-
-// layers returns the model's summary for its input shape (computed once).
-func (m *Model) layers() ([]nn.Layer, error) {
-	if m.layerCache == nil {
-		s, err := nn.Summarize(m.fn, m.Shape)
-		if err != nil {
-			return nil, err
-		}
-		m.layerCache = s.Layers
-	}
-	return m.layerCache, nil
-}
-
 // EpochDir is the name of the folder of an epoch's checkpoint (1-based) inside a
 // checkpoint folder: "epoch-0007".
 func EpochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
 
+var epochName = regexp.MustCompile(`^epoch-[0-9]+$`)
+
+// epochOf returns the epoch of a checkpoint folder's name ("epoch-0007": 7, from
+// EpochDir, or a path ending in it), and whether the name is one: "epoch-"
+// followed by digits only.
+func epochOf(name string) (epoch int, ok bool) {
+	name = filepath.Base(name)
+	if !epochName.MatchString(name) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "epoch-"))
+	return n, err == nil
+}
+
+// listEpochs returns the names of dir's checkpoint folders, the oldest epoch first.
 func listEpochs(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	type epoch struct {
+		name string
+		n    int
+	}
+	var found []epoch
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "epoch-") {
-			out = append(out, e.Name())
+		if n, ok := epochOf(e.Name()); ok && e.IsDir() {
+			found = append(found, epoch{e.Name(), n})
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(found, func(a, b epoch) int {
+		if a.n != b.n {
+			return a.n - b.n
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	out := make([]string, len(found))
+	for i, e := range found {
+		out[i] = e.name
+	}
 	return out, nil
 }
 
-// LatestCheckpoint returns the newest epoch folder in dir, or "" when there is none.
+// LatestCheckpoint returns the newest checkpoint folder in dir (dir/epoch-NNNN, the
+// highest epoch), or "" when there is none. Load reads this one.
 func LatestCheckpoint(dir string) string {
 	epochs, err := listEpochs(dir)
 	if err != nil || len(epochs) == 0 {
@@ -174,161 +124,16 @@ func readState(folder string) (*state, error) {
 	return &st, nil
 }
 
-// restore loads folder's variables and state into m.
-func (m *Model) restore(folder string, st *state) error {
-	if _, err := checkpoint.Load(m.store).Dir(folder).Immediate().Done(); err != nil {
-		return fmt.Errorf("loading checkpoint %s: %w", folder, err)
-	}
-	m.Classes, m.Shape, m.Norm, m.History, m.bestEpoch = st.Classes, st.shape(), st.Norm, st.History, st.BestEpoch
-	if m.bestEpoch == 0 { // a checkpoint of the first release
-		for _, e := range m.History {
-			m.noteBest(e)
-		}
-	}
-	_, m.customSchedule = st.Schedule.schedule()
-	cfg := st.Config
-	m.ranWith, m.ranSchedule = &cfg, st.Schedule
-	return nil
-}
-
-// resume continues from dir's newest checkpoint when it is ahead of the model,
-// saying which settings differ from the run that wrote it (the new ones apply from
-// now on), and refusing those that cannot change.
-func (m *Model) resume(dir string) error {
-	latest := LatestCheckpoint(dir)
-	if latest == "" {
-		return nil
-	}
-	st, err := readState(latest)
-	if err != nil {
-		return err
-	}
-	if len(st.History) <= len(m.History) {
-		return nil // the model is at this checkpoint already, or past it
-	}
-	if st.shape() != m.Shape || !sameClasses(st.Classes, m.Classes) {
-		return fmt.Errorf("resuming from %s: it holds a model of %s images in the classes %v; the data has %s in %v (use another checkpoint folder)",
-			latest, st.shape(), st.Classes, m.Shape, m.Classes)
-	}
-	if st.Config.Normalize != m.Config.Normalize {
-		return fmt.Errorf("resuming from %s: it was trained with Normalize %v, this run asks for %v; the inputs would change meaning: set Normalize back, or use another checkpoint folder",
-			latest, st.Config.Normalize, m.Config.Normalize)
-	}
-	if err := m.restore(latest, st); err != nil {
-		return err
-	}
-	if m.Config.Schedule != nil {
-		m.customSchedule = false
-	}
-	m.logf("resuming from %s after epoch %d\n", latest, len(st.History))
-	return nil
-}
-
-// settingsChanges lists the settings of cfg that differ from old (with its schedule
-// oldSched), as "name old → new".
-func settingsChanges(old Config, oldSched *scheduleSpec, cfg Config) []string {
-	var out []string
-	add := func(name string, a, b any) {
-		if !reflect.DeepEqual(a, b) {
-			out = append(out, fmt.Sprintf("%s %v → %v", name, a, b))
-		}
-	}
-	add("batch size", old.BatchSize, cfg.BatchSize)
-	add("lr", old.LR, cfg.LR)
-	add("momentum", old.Momentum, cfg.Momentum)
-	add("weight decay", old.WeightDecay, cfg.WeightDecay)
-	add("seed", old.Seed, cfg.Seed)
-	add("patience", old.Patience, cfg.Patience)
-	if a, b := oldSched, specOf(cfg.Schedule); !reflect.DeepEqual(a, b) {
-		out = append(out, fmt.Sprintf("schedule %s → %s", a, b))
-	} else if a == nil {
-		add("step size", old.StepSize, cfg.StepSize)
-		add("gamma", old.Gamma, cfg.Gamma)
-	}
-	if !reflect.DeepEqual(old.Augment, cfg.Augment) {
-		out = append(out, fmt.Sprintf("augmentation %s → %s", augmentString(old.Augment), augmentString(cfg.Augment)))
-	}
-	return out
-}
-
-func augmentString(a *data.Augmentation) string {
-	if a == nil {
-		return "off"
-	}
-	return fmt.Sprintf("{crop padding %d, flips %v}", a.CropPadding, a.HorizontalFlip)
-}
-
-// Load returns the model saved in dir's newest checkpoint, on the default backend,
-// ready to evaluate, predict or train further (Fit continues after its last epoch, in
-// dir, with the saved settings). Without fn it is the article's Net, checked against
-// the layers the checkpoint lists; a model of your own needs its function:
-// train.Load(dir, MyNet).
-func Load(dir string, fn ...nn.ModelFn) (*Model, error) {
-	latest := LatestCheckpoint(dir)
-	if latest == "" {
-		return nil, fmt.Errorf("loading a model: no checkpoint (epoch-NNNN folder) in %s", dir)
-	}
-	return loadFolder(dir, latest, fn)
-}
-
-// LoadBest is Load for the checkpoint of the epoch with the lowest evaluation loss
-// (kept for early stopping), rather than the newest. The model is a snapshot: its
-// Config.CheckpointDir is empty, so training it further does not write over the run's
-// later epochs (set a new folder to keep checkpoints).
-func LoadBest(dir string, fn ...nn.ModelFn) (*Model, error) {
-	latest := LatestCheckpoint(dir)
-	if latest == "" {
-		return nil, fmt.Errorf("loading a model: no checkpoint (epoch-NNNN folder) in %s", dir)
-	}
-	st, err := readState(latest)
-	if err != nil {
-		return nil, err
-	}
-	folder := latest
-	if st.BestEpoch != 0 {
-		folder = filepath.Join(dir, EpochDir(st.BestEpoch))
-	}
-	m, err := loadFolder(dir, folder, fn)
-	if err != nil {
-		return nil, err
-	}
-	m.Config.CheckpointDir = ""
-	return m, nil
-}
-
-func loadFolder(dir, folder string, fns []nn.ModelFn) (*Model, error) {
-	st, err := readState(folder)
-	if err != nil {
-		return nil, err
-	}
-	var fn nn.ModelFn
-	if len(fns) > 0 && fns[0] != nil {
-		fn = fns[0]
-	} else {
-		fn = nn.Net(len(st.Classes))
-	}
-	if len(st.Layers) > 0 {
-		s, err := nn.Summarize(fn, st.shape())
+// layers returns the model's summary for its input shape (computed once).
+func (m *Model) layers() ([]nn.Layer, error) {
+	if m.layerCache == nil {
+		s, err := nn.Summarize(m.fn, m.Shape)
 		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", folder, err)
+			return nil, err
 		}
-		if !reflect.DeepEqual(s.Layers, st.Layers) {
-			what := "the given model function"
-			if len(fns) == 0 {
-				what = "nn.Net (the article's CNN); pass the model function it was trained with: train.Load(dir, MyNet)"
-			}
-			return nil, fmt.Errorf("loading %s: its layers (%s) are not those of %s", folder, layerNames(st.Layers), what)
-		}
+		m.layerCache = s.Layers
 	}
-	cfg := st.Config
-	cfg.Schedule, _ = st.Schedule.schedule()
-	cfg.CheckpointDir = dir
-	m := New(fn, cfg)
-	m.layerCache = st.Layers // checked against fn above (nil: summarised at the first save)
-	if err := m.restore(folder, st); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return m.layerCache, nil
 }
 
 func layerNames(ls []nn.Layer) string {

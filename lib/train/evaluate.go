@@ -5,9 +5,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
-	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/metrics"
@@ -31,20 +29,20 @@ func (m *Model) Evaluate(d *data.Dataset) (ev *Evaluation, err error) {
 	if d == nil {
 		return nil, fmt.Errorf("train.Evaluate: no dataset")
 	}
-	err = m.guarded(fmt.Sprintf("evaluating on %q", d.Name), func() error {
-		if err := m.bind(d); err != nil {
-			return err
-		}
+	if err := m.bindShared(d); err != nil {
+		return nil, err
+	}
+	err = m.shared(fmt.Sprintf("evaluating on %q", d.Name), func() error {
 		ev, err = m.evaluate(d)
 		return err
 	})
 	return ev, err
 }
 
-// evaluate is Evaluate with the lock held.
+// evaluate is Evaluate with the model held; d is bound to it.
 func (m *Model) evaluate(d *data.Dataset) (*Evaluation, error) {
 	if d.Len() == 0 {
-		return nil, fmt.Errorf("evaluating on %q: the dataset is empty", d.Name)
+		return nil, fmt.Errorf("the dataset is empty")
 	}
 	k := len(m.Classes)
 	ev := &Evaluation{Dataset: d.Name}
@@ -66,11 +64,11 @@ func (m *Model) evaluate(d *data.Dataset) (*Evaluation, error) {
 		ev.Probabilities = append(ev.Probabilities, probs)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("evaluating on %q: %w", d.Name, err)
+		return nil, err
 	}
 	ev.Loss = total / float64(len(ev.Labels))
 	if ev.Report, err = metrics.Compute(ev.Labels, ev.Predictions, m.Classes); err != nil {
-		return nil, fmt.Errorf("evaluating on %q: %w", d.Name, err)
+		return nil, err
 	}
 	return ev, nil
 }
@@ -108,17 +106,11 @@ func (m *Model) logProbs(d *data.Dataset, each func(idx int, logp []float32)) er
 func (m *Model) batchLogProbs(b data.Batch) ([]float32, error) {
 	defer b.Images.FinalizeAll()
 	defer b.Labels.FinalizeAll()
-	if m.infer == nil {
-		exec, err := model.NewExec(m.Backend.Compute, m.store, func(scope *model.Scope, images *graph.Node) *graph.Node {
-			weightsAsParameters(m.store, images.Graph())
-			return graph.LogSoftmax(m.fn(scope, images))
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.infer = exec
+	exec, err := m.inferExec()
+	if err != nil {
+		return nil, err
 	}
-	out, err := m.infer.Call(b.Images)
+	out, err := m.execs.run(exec, b.Images)
 	if err != nil {
 		return nil, err
 	}
@@ -163,12 +155,15 @@ func (ev *Evaluation) MostConfidentlyWrong(n int) []int {
 
 // EvalStep runs the model on one batch, in inference mode, and returns the
 // log-probabilities of its images, n rows of len(Classes) values (n is the batch's
-// real images, len(b.Indices), or all its rows when Indices is nil): the body of a hand-written evaluation loop, as Step
-// is of a training loop. The batch's tensors are consumed.
+// real images, len(b.Indices), or all its rows when Indices is nil): the body of a
+// hand-written evaluation loop, as Step is of a training loop. The batch's tensors
+// are consumed.
 func (m *Model) EvalStep(b data.Batch) (logp []float32, err error) {
-	err = m.guarded("evaluation step", func() error {
+	err = m.shared("evaluation step", func() error {
 		if m.Classes == nil {
-			return fmt.Errorf("evaluation step: %w", ErrNotReady)
+			b.Images.FinalizeAll()
+			b.Labels.FinalizeAll()
+			return errNotReady
 		}
 		logp, err = m.batchLogProbs(b)
 		return err

@@ -3,6 +3,8 @@ package train_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/gopherdl/gopherdl/lib/data/embedded"
 	"github.com/gopherdl/gopherdl/lib/nn"
@@ -60,4 +62,44 @@ func ExampleModel_Predict() {
 	// Output:
 	// answers: 3
 	// sorted: true
+}
+
+// Explain a prediction: the three most probable classes and the saliency map of the
+// first, from one forward pass (what a page that explains a prediction shows).
+func ExampleModel_Explain() {
+	trainDS, testDS := embedded.MustLoad()
+	cfg := train.DefaultConfig()
+	cfg.Epochs, cfg.Momentum, cfg.Quiet = 1, 0.9, true
+	m := train.New(nn.Net(10), cfg)
+	defer m.Close() // the compiled graphs and weights, released now
+	if _, err := m.Fit(context.Background(), trainDS.Head(640), testDS.Head(100)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	preds, saliency, err := m.Explain(testDS.ToImage(0), 3)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("answers:", len(preds))
+	fmt.Println("map pixels:", len(saliency))
+	// Output:
+	// answers: 3
+	// map pixels: 784
+}
+
+// The newest checkpoint of a folder is its highest epoch; other folders beside the
+// checkpoints are not checkpoints.
+func ExampleLatestCheckpoint() {
+	dir, err := os.MkdirTemp("", "checkpoints")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	for _, name := range []string{train.EpochDir(9999), train.EpochDir(10000), "epoch-10000.bak"} {
+		os.Mkdir(filepath.Join(dir, name), 0o755)
+	}
+	fmt.Println(filepath.Base(train.LatestCheckpoint(dir)))
+	// Output: epoch-10000
 }

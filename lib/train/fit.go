@@ -8,13 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/tensors"
-	gomlxtrain "github.com/gomlx/gomlx/ml/train"
-	"github.com/gomlx/gomlx/ml/train/loss"
-	"github.com/gomlx/gomlx/ml/train/metric"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
-
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/metrics"
 	"github.com/gopherdl/gopherdl/lib/progress"
@@ -51,7 +44,27 @@ func (m *Model) FitMore(ctx context.Context, n int, trainDS, evalDS *data.Datase
 	return m.fit(ctx, trainDS, evalDS, n, onEpoch)
 }
 
-// fit is Fit, or FitMore when more > 0.
+// run is one call of Fit: its settings, data and progress bar.
+type run struct {
+	ctx             context.Context
+	cfg             Config
+	first, epochs   int  // the first epoch to train (0-based), the total to reach
+	more            bool // FitMore: no early stop
+	trainDS, evalDS *data.Dataset
+	loader          *data.Loader
+	sched           Schedule
+	bar             *progress.Bar
+	onEpoch         []func([]metrics.Epoch)
+}
+
+// say shows a line above the progress bar.
+func (m *Model) say(r *run, line string) {
+	if !r.cfg.Quiet {
+		r.bar.Log(m.log(), line)
+	}
+}
+
+// fit is Fit, or FitMore when more > 0: setup, then one epoch after another.
 func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int, onEpoch []func([]metrics.Epoch)) (history []metrics.Epoch, err error) {
 	if trainDS == nil || evalDS == nil {
 		return m.History, fmt.Errorf("train.Fit: a training and an evaluation dataset are needed")
@@ -63,26 +76,50 @@ func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int
 	}()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return m.History, fmt.Errorf("training on %q: %w", trainDS.Name, ErrClosed)
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := m.Config.check(); err != nil {
+	r, err := m.setup(trainDS, evalDS, more)
+	if err != nil || r == nil {
 		return m.History, err
+	}
+	r.ctx, r.onEpoch = ctx, onEpoch
+	defer r.bar.Done()
+	for epoch := r.first; epoch < r.epochs; epoch++ {
+		e, err := m.trainEpoch(r, epoch)
+		if err != nil {
+			return m.History, err
+		}
+		if stop, err := m.endEpoch(r, e); err != nil || stop {
+			return m.History, err
+		}
+	}
+	return m.History, nil
+}
+
+// setup checks the settings and the data, resumes from the checkpoint folder, and
+// prepares the run; a nil run (and no error) means there is nothing to train.
+func (m *Model) setup(trainDS, evalDS *data.Dataset, more int) (*run, error) {
+	if err := m.Config.check(); err != nil {
+		return nil, err
 	}
 	if _, err := m.compute(); err != nil {
-		return m.History, err
+		return nil, err
 	}
 	if err := checkTrainingData(trainDS, evalDS); err != nil {
-		return m.History, err
+		return nil, err
 	}
 	for _, d := range []*data.Dataset{trainDS, evalDS} {
 		if err := m.bind(d); err != nil {
-			return m.History, err
+			return nil, err
 		}
 	}
 	if dir := m.Config.CheckpointDir; dir != "" {
 		if err := m.resume(dir); err != nil {
-			return m.History, err
+			return nil, err
 		}
 	}
 	if more > 0 {
@@ -90,126 +127,129 @@ func (m *Model) fit(ctx context.Context, trainDS, evalDS *data.Dataset, more int
 	}
 	cfg := m.Config
 	if m.customSchedule && cfg.Schedule == nil {
-		return m.History, fmt.Errorf("this run used a custom schedule (a ScheduleFunc), which checkpoints cannot hold: set Config.Schedule again to continue it")
+		return nil, fmt.Errorf("this run used a custom schedule (a ScheduleFunc), which checkpoints cannot hold: set Config.Schedule again to continue it")
 	}
 	if len(m.History) > 0 && (m.Norm != nil) != cfg.Normalize {
-		return m.History, fmt.Errorf("the model was trained with Normalize %v; it cannot continue with Normalize %v (the inputs would change meaning)", m.Norm != nil, cfg.Normalize)
-	}
-	epochs, quickNote := cfg.Epochs, ""
-	if quick() {
-		trainDS, evalDS = quickData(trainDS), quickData(evalDS)
-		epochs = min(epochs, len(m.History)+quickEpochs)
-		quickNote = fmt.Sprintf("quick mode ($%s=1): at most %d more epochs, on %d training and %d evaluation images", QuickEnv, quickEpochs, trainDS.Len(), evalDS.Len())
+		return nil, fmt.Errorf("the model was trained with Normalize %v; it cannot continue with Normalize %v (the inputs would change meaning)", m.Norm != nil, cfg.Normalize)
 	}
 	if more == 0 && m.stoppedEarly() {
 		m.logf("this run stopped early after epoch %d (the best was epoch %d): nothing more to train; FitMore trains on\n", len(m.History), m.bestEpoch)
-		return m.History, nil
+		return nil, nil
 	}
-	if len(m.History) >= epochs {
-		return m.History, nil
+	if len(m.History) >= cfg.Epochs {
+		return nil, nil
 	}
 	if m.Norm == nil && cfg.Normalize {
 		norm := data.ComputeNormalization(trainDS)
 		m.Norm = &norm
 	}
 	m.ensureTrainer()
-	loader := data.NewLoader(trainDS, cfg.BatchSize, true)
-	loader.Seed, loader.Norm, loader.Augment = cfg.Seed, m.Norm, cfg.Augment
-	sched := cfg.schedule()
-	var bar *progress.Bar
+	r := &run{cfg: cfg, first: len(m.History), epochs: cfg.Epochs, more: more > 0, trainDS: trainDS, evalDS: evalDS, sched: cfg.schedule()}
+	r.loader = data.NewLoader(trainDS, cfg.BatchSize, true)
+	r.loader.Seed, r.loader.Norm, r.loader.Augment = cfg.Seed, m.Norm, cfg.Augment
 	if !cfg.Quiet {
-		bar = progress.New(fmt.Sprintf("epoch %d/%d", len(m.History)+1, epochs), int64(trainDS.Len()), "images")
-	}
-	defer bar.Done()
-	say := func(line string) {
-		if !cfg.Quiet {
-			bar.Log(m.log(), line)
-		}
+		r.bar = progress.New(fmt.Sprintf("epoch %d/%d", r.first+1, r.epochs), int64(trainDS.Len()), "images")
 	}
 	if cfg.Name != "" {
-		say(cfg.Name)
-	}
-	if quickNote != "" {
-		say(quickNote)
+		m.say(r, cfg.Name)
 	}
 	if m.ranWith != nil && len(m.History) > 0 {
 		if changes := settingsChanges(*m.ranWith, m.ranSchedule, cfg); len(changes) > 0 {
-			say(fmt.Sprintf("after epoch %d, continuing with %s", len(m.History), strings.Join(changes, ", ")))
+			m.say(r, fmt.Sprintf("after epoch %d, continuing with %s", len(m.History), strings.Join(changes, ", ")))
 		}
 	}
-	first := len(m.History)
-	for epoch := first; epoch < epochs; epoch++ {
-		lr := sched.LR(epoch)
-		if !validLR(lr) {
-			return m.History, fmt.Errorf("epoch %d: the schedule gives the learning rate %g: want a finite value > 0", epoch+1, lr)
-		}
-		if err := m.setLR(lr); err != nil {
-			return m.History, err
-		}
-		loader.SetEpoch(epoch)
-		if epoch > first {
-			bar.Restart(fmt.Sprintf("epoch %d/%d", epoch+1, epochs), int64(trainDS.Len()))
-		}
-		start := time.Now()
-		lossSum, accSum, seen, step := 0.0, 0.0, 0, 0
-		for b, err := range loader.Batches() {
-			if err != nil {
-				return m.History, err
-			}
-			if ctx.Err() != nil {
-				b.Images.FinalizeAll()
-				b.Labels.FinalizeAll()
-				bar.Done()
-				return m.History, m.stopped(ErrInterrupted, epoch, step, "")
-			}
-			n := len(b.Indices)
-			l, acc, err := m.step(b)
-			if err != nil {
-				return m.History, fmt.Errorf("epoch %d, step %d: %w", epoch+1, step+1, err)
-			}
-			if math.IsNaN(l) || math.IsInf(l, 0) {
-				bar.Done()
-				return m.History, m.stopped(ErrDiverged, epoch, step, fmt.Sprintf("the loss is %s; lower the learning rate (now %g)", progress.Number(l), lr))
-			}
-			lossSum += l * float64(n)
-			accSum += acc * float64(n)
-			seen += n
-			step++
-			if cfg.OnStep != nil {
-				cfg.OnStep(StepLoss{Epoch: epoch + 1, Step: epoch*loader.NumBatches() + step, Loss: l, LR: lr})
-			}
-			bar.SetSuffix("loss " + progress.Number(lossSum/float64(seen)))
-			bar.Add(int64(n))
-		}
-		trainSecs := time.Since(start).Seconds()
-		bar.Done()
-		ev, err := m.evaluate(evalDS)
+	return r, nil
+}
+
+// trainEpoch trains one epoch (0-based) and evaluates the model after it.
+func (m *Model) trainEpoch(r *run, epoch int) (metrics.Epoch, error) {
+	lr := r.sched.LR(epoch)
+	if !validLR(lr) {
+		return metrics.Epoch{}, fmt.Errorf("epoch %d: the schedule gives the learning rate %g: want a finite value > 0", epoch+1, lr)
+	}
+	if err := m.setLR(lr); err != nil {
+		return metrics.Epoch{}, err
+	}
+	r.loader.SetEpoch(epoch)
+	if epoch > r.first {
+		r.bar.Restart(fmt.Sprintf("epoch %d/%d", epoch+1, r.epochs), int64(r.trainDS.Len()))
+	}
+	start := time.Now()
+	lossSum, accSum, seen, err := m.trainBatches(r, epoch, lr)
+	if err != nil {
+		return metrics.Epoch{}, err
+	}
+	trainSecs := time.Since(start).Seconds()
+	r.bar.Done()
+	ev, err := m.evaluate(r.evalDS)
+	if err != nil {
+		return metrics.Epoch{}, fmt.Errorf("evaluating on %q: %w", r.evalDS.Name, err)
+	}
+	return metrics.Epoch{Epoch: epoch + 1, TrainLoss: lossSum / float64(max(seen, 1)), TrainAccuracy: accSum / float64(max(seen, 1)),
+		EvalLoss: ev.Loss, EvalAccuracy: ev.Report.Accuracy, EvalSet: r.evalDS.Name, LR: lr,
+		TrainImagesPerSecond: float64(seen) / trainSecs, Seconds: time.Since(start).Seconds()}, nil
+}
+
+// trainBatches runs the steps of one epoch and returns the sums of the batch losses
+// and accuracies, weighted by batch size, and the images seen. It stops at a
+// cancelled context (ErrInterrupted) and at a loss that is not finite (ErrDiverged).
+func (m *Model) trainBatches(r *run, epoch int, lr float64) (lossSum, accSum float64, seen int, err error) {
+	step := 0
+	for b, err := range r.loader.Batches() {
 		if err != nil {
-			return m.History, err
+			return 0, 0, 0, err
 		}
-		e := metrics.Epoch{Epoch: epoch + 1, TrainLoss: lossSum / float64(max(seen, 1)), TrainAccuracy: accSum / float64(max(seen, 1)),
-			EvalLoss: ev.Loss, EvalAccuracy: ev.Report.Accuracy, EvalSet: evalDS.Name, LR: lr,
-			TrainImagesPerSecond: float64(seen) / trainSecs, Seconds: time.Since(start).Seconds()}
-		m.History = append(m.History, e)
-		m.ranWith, m.ranSchedule = &cfg, specOf(cfg.Schedule)
-		m.noteBest(e)
-		say(epochLine(e, epochs))
-		if cfg.CheckpointDir != "" {
-			if err := m.save(cfg.CheckpointDir); err != nil {
-				return m.History, err
-			}
+		if r.ctx.Err() != nil {
+			b.Images.FinalizeAll()
+			b.Labels.FinalizeAll()
+			r.bar.Done()
+			return 0, 0, 0, m.stopped(ErrInterrupted, epoch, step, "")
 		}
-		if err := m.unlockedCallbacks(onEpoch); err != nil {
-			return m.History, err
+		n := len(b.Indices)
+		l, acc, err := m.step(b)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("epoch %d, step %d: %w", epoch+1, step+1, err)
 		}
-		if more == 0 && m.stoppedEarly() {
-			best := m.History[m.bestEpoch-1]
-			say(fmt.Sprintf("early stop: the %s loss has not improved for %d epochs; the best was epoch %d (%s)",
-				metrics.EvalLabel(m.History), cfg.Patience, best.Epoch, progress.Number(best.EvalLoss)))
-			break
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			r.bar.Done()
+			return 0, 0, 0, m.stopped(ErrDiverged, epoch, step, fmt.Sprintf("the loss is %s; lower the learning rate (now %g)", progress.Number(l), lr))
+		}
+		lossSum += l * float64(n)
+		accSum += acc * float64(n)
+		seen += n
+		step++
+		if r.cfg.OnStep != nil {
+			r.cfg.OnStep(StepLoss{Epoch: epoch + 1, Step: epoch*r.loader.NumBatches() + step, Loss: l, LR: lr})
+		}
+		r.bar.SetSuffix("loss " + progress.Number(lossSum/float64(seen)))
+		r.bar.Add(int64(n))
+	}
+	return lossSum, accSum, seen, nil
+}
+
+// endEpoch records an epoch trained: the history, the best epoch, the epoch's line,
+// the checkpoint and the callbacks. stop says the run stops early.
+func (m *Model) endEpoch(r *run, e metrics.Epoch) (stop bool, err error) {
+	m.History = append(m.History, e)
+	cfg := r.cfg
+	m.ranWith, m.ranSchedule = &cfg, specOf(cfg.Schedule)
+	m.noteBest(e)
+	m.say(r, epochLine(e, r.epochs))
+	if cfg.CheckpointDir != "" {
+		if err := m.save(cfg.CheckpointDir); err != nil {
+			return true, err
 		}
 	}
-	return m.History, nil
+	if err := m.unlockedCallbacks(r.onEpoch); err != nil {
+		return true, err
+	}
+	if !r.more && m.stoppedEarly() {
+		best := m.History[m.bestEpoch-1]
+		m.say(r, fmt.Sprintf("early stop: the %s loss has not improved for %d epochs; the best was epoch %d (%s)",
+			metrics.EvalLabel(m.History), cfg.Patience, best.Epoch, progress.Number(best.EvalLoss)))
+		return true, nil
+	}
+	return false, nil
 }
 
 // stoppedEarly reports whether Config.Patience epochs have passed since the best one.
@@ -218,14 +258,20 @@ func (m *Model) stoppedEarly() bool {
 }
 
 // unlockedCallbacks calls Fit's callbacks with the model unlocked (they may use it),
-// turning a panic in one into an error.
+// turning a panic in one into an error. A callback that closes the model ends the
+// run.
 func (m *Model) unlockedCallbacks(fs []func([]metrics.Epoch)) (err error) {
 	if len(fs) == 0 {
 		return nil
 	}
 	h := slices.Clone(m.History)
 	m.mu.Unlock()
-	defer m.mu.Lock()
+	defer func() {
+		m.mu.Lock()
+		if err == nil && m.closed {
+			err = fmt.Errorf("after epoch %d: %w", len(h), ErrClosed)
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(r, "an onEpoch function")
@@ -291,109 +337,4 @@ func checkTrainingData(trainDS, evalDS *data.Dataset) error {
 		return fmt.Errorf("evaluation set %q is empty: nothing to measure the model on (a split fraction of 0, or too few images to split?)", evalDS.Name)
 	}
 	return nil
-}
-
-// ensureTrainer builds GoMLX's trainer, or rebuilds it when the optimiser's settings
-// changed since it was built (the momentum buffers live on in the store).
-func (m *Model) ensureTrainer() {
-	c := m.Config
-	opt := SGD{LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}
-	if m.trainer != nil && m.trainerOpt.Momentum == opt.Momentum && m.trainerOpt.WeightDecay == opt.WeightDecay {
-		return
-	}
-	if m.trainer != nil {
-		m.trainer.ResetComputationGraphs() // the old settings' compiled step
-	}
-	// The batch accuracy, besides the loss GoMLX's trainer reports by itself.
-	acc := metric.NewBaseMetric("accuracy", "acc", metric.AccuracyMetricType, metric.SparseCategoricalAccuracyGraph, nil)
-	m.trainer = gomlxtrain.NewTrainer(m.Backend.Compute, m.store, m.fn, loss.SparseCategoricalCrossEntropyLogits, &opt, []metric.Interface{acc}, nil)
-	m.trainerOpt = opt
-}
-
-// Step runs one training step (forward, loss, backward, SGD update) on a batch and
-// returns the batch's mean loss: the body of a hand-written training loop. Fit calls
-// it for every batch. The batch's tensors are consumed.
-func (m *Model) Step(b data.Batch) (loss float64, err error) {
-	err = m.guarded("training step", func() error {
-		loss, _, err = m.step(b)
-		return err
-	})
-	return loss, err
-}
-
-// step runs a training step and returns the batch's loss and accuracy.
-func (m *Model) step(b data.Batch) (lossValue, accuracy float64, err error) {
-	m.ensureTrainer()
-	out, err := m.trainer.TrainStep(gomlxtrain.Batch{Inputs: []*tensors.Tensor{b.Images}, Labels: []*tensors.Tensor{b.Labels}})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		for _, t := range out {
-			t.FinalizeAll()
-		}
-	}()
-	// GoMLX's trainer returns the batch loss, its moving average, then our metrics.
-	if len(out) != 3 {
-		return 0, 0, fmt.Errorf("training step: %d outputs, want 3 (loss, average loss, accuracy)", len(out))
-	}
-	if lossValue, err = scalar(out[0]); err != nil {
-		return 0, 0, err
-	}
-	accuracy, err = scalar(out[2])
-	return lossValue, accuracy, err
-}
-
-// validLR says whether lr can be a learning rate: finite and > 0.
-func validLR(lr float64) bool { return lr > 0 && !math.IsInf(lr, 0) }
-
-// noteBest makes e the best epoch (the one LoadBest and early stopping keep) when
-// its evaluation loss is the lowest of m.History so far.
-func (m *Model) noteBest(e metrics.Epoch) {
-	if m.bestEpoch == 0 || e.EvalLoss < m.History[m.bestEpoch-1].EvalLoss {
-		m.bestEpoch = e.Epoch
-	}
-}
-
-// SetLearningRate sets the learning rate of the next steps (Fit sets it from the
-// schedule before each epoch; a hand-written loop may call it).
-func (m *Model) SetLearningRate(lr float64) error {
-	if !validLR(lr) {
-		return fmt.Errorf("learning rate %g: want a finite value > 0", lr)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.setLR(lr)
-}
-
-func (m *Model) setLR(lr float64) error {
-	v := optimizer.LearningRateVar(m.store.RootScope(), dtypes.Float32, lr)
-	if err := v.SetValue(tensors.FromScalar(float32(lr))); err != nil {
-		return fmt.Errorf("setting the learning rate: %w", err)
-	}
-	return nil
-}
-
-// stopped is the error of a run stopped at a step: kind (ErrInterrupted,
-// ErrDiverged), where, why, and the checkpoint kept.
-func (m *Model) stopped(kind error, epoch, step int, why string) error {
-	msg := fmt.Sprintf("at epoch %d, step %d", epoch+1, step+1)
-	if why != "" {
-		msg += ": " + why
-	}
-	if m.Config.CheckpointDir != "" && len(m.History) > 0 {
-		msg += fmt.Sprintf("; the checkpoint of epoch %d is kept in %s", len(m.History), m.Config.CheckpointDir)
-	}
-	return fmt.Errorf("%w %s", kind, msg)
-}
-
-// scalar reads a scalar float tensor.
-func scalar(t *tensors.Tensor) (float64, error) {
-	switch v := t.Value().(type) {
-	case float32:
-		return float64(v), nil
-	case float64:
-		return v, nil
-	}
-	return 0, fmt.Errorf("reading a scalar: got %s, want a float32 or float64 scalar", t.Shape())
 }

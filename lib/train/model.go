@@ -19,8 +19,8 @@ import (
 )
 
 // Config holds the training hyperparameters. DefaultConfig returns the article's.
-// Everything but CheckpointDir, Quiet, Log and OnStep is saved with each checkpoint, so a run
-// continues with the settings it had.
+// Everything but CheckpointDir, Quiet, Log and OnStep is saved with each checkpoint,
+// so a run continues with the settings it had.
 type Config struct {
 	Epochs      int     `json:"epochs"` // in total, counting those already done
 	BatchSize   int     `json:"batch_size"`
@@ -49,6 +49,9 @@ type Config struct {
 	// CheckpointDir, when set, gets a checkpoint after every epoch, and Fit resumes
 	// from the newest one found there.
 	CheckpointDir string `json:"-"`
+	// KeepCheckpoints is how many of the newest epoch checkpoints a save keeps
+	// besides the best epoch's (0 keeps 2; at least the one just written is kept).
+	KeepCheckpoints int `json:"keep_checkpoints,omitempty"`
 	// Quiet turns off the progress bar and the per-epoch lines.
 	Quiet bool `json:"-"`
 	// Log receives the per-epoch lines (default: standard output; in a notebook they
@@ -62,9 +65,20 @@ type Config struct {
 
 // DefaultConfig is the article's setup: 10 epochs, batch 64, SGD lr 0.01 without
 // momentum, StepLR(step_size=7, gamma=0.1), seed 1, pixels scaled to [0, 1] as
-// ToTensor does (set Normalize to also standardise each channel).
+// ToTensor does (set Normalize to also standardise each channel), and the newest 2
+// checkpoints kept.
 func DefaultConfig() Config {
-	return Config{Epochs: 10, BatchSize: 64, LR: 0.01, StepSize: 7, Gamma: 0.1, Seed: 1}
+	return Config{Epochs: 10, BatchSize: 64, LR: 0.01, StepSize: 7, Gamma: 0.1, Seed: 1, KeepCheckpoints: defaultKeep}
+}
+
+const defaultKeep = 2
+
+// keep is how many of the newest checkpoints a save keeps.
+func (c Config) keep() int {
+	if c.KeepCheckpoints == 0 {
+		return defaultKeep
+	}
+	return max(c.KeepCheckpoints, 1)
 }
 
 func (c Config) schedule() Schedule {
@@ -77,8 +91,11 @@ func (c Config) schedule() Schedule {
 // Model is a model function with its weights, the classes and image shape it takes,
 // its input normalisation and its training history.
 //
-// A Model is not safe for concurrent training; Evaluate, Predict and Saliency may be
-// called from several goroutines (they take turns).
+// Predict, PredictBatch, Explain, Saliency, SaliencyImage, Evaluate, EvalStep,
+// Activations and Variable may be called from several goroutines at once, and run
+// at the same time. Training
+// (Fit, FitMore, Step), SetLearningRate, Save and Close take the model for
+// themselves: the other calls wait for them, and they wait for the calls running.
 type Model struct {
 	// Backend computes the model: nil means backend.Default(). Set it before the
 	// model's first use.
@@ -98,14 +115,19 @@ type Model struct {
 	fn    nn.ModelFn
 	store *model.Store
 
-	mu             sync.Mutex
+	// mu is held shared by inference and exclusively by training, saving and Close.
+	mu     sync.RWMutex
+	closed bool
+	// execs builds and runs the inference graphs (its own lock: they are built on
+	// first use, under a shared mu).
+	execs execs
+
 	trainer        *gomlxtrain.Trainer
-	trainerOpt     SGD // the settings the trainer's graph was built with
-	infer          *model.Exec
-	saliency       *model.Exec
+	trainerOpt     sgd  // the settings the trainer's graph was built with
 	customSchedule bool // the run used a ScheduleFunc, which checkpoints cannot hold
 	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
 	layerCache     []nn.Layer
+	loadedFrom     string // the epoch folder the weights were read from
 	// ranWith and ranSchedule are the settings of the last epoch trained (or of the
 	// checkpoint loaded): Fit names those that changed since.
 	ranWith     *Config
@@ -126,12 +148,23 @@ var ErrDiverged = errors.New("training diverged")
 // ErrInterrupted is returned (wrapped) by Fit when its context is cancelled.
 var ErrInterrupted = errors.New("training interrupted")
 
-// ErrNotReady is returned (wrapped) by Predict, SaliencyImage, EvalStep and Save on a
-// model that has neither trained nor been loaded, so knows no classes or input shape.
-var ErrNotReady = errors.New("the model has not been trained or loaded")
+// errNotReady is the error of Predict, SaliencyImage, EvalStep and Save on a model
+// that has neither trained nor been loaded, so knows no classes or input shape.
+var errNotReady = errors.New("the model has not been trained or loaded")
+
+// ErrClosed is returned (wrapped) by every call on a model after Close:
+// errors.Is(err, ErrClosed) tells a closed model.
+var ErrClosed = errors.New("the model is closed")
+
+// errNotFinite is the error of Predict, PredictBatch and Explain when the model's
+// output for an image is NaN or infinite: its weights are (a diverged run saves such
+// weights), or the image's pixels made them overflow.
+var errNotFinite = errors.New("the model's output is not a finite number")
 
 // compute returns the model's backend, choosing the default on first use.
 func (m *Model) compute() (*backend.Backend, error) {
+	m.execs.mu.Lock()
+	defer m.execs.mu.Unlock()
 	if m.Backend == nil {
 		b, err := backend.Default()
 		if err != nil {
@@ -175,6 +208,25 @@ func (m *Model) bind(d *data.Dataset) error {
 	return nil
 }
 
+// bindShared binds d as bind does, for a call that then holds the model shared:
+// only a model that has seen no data yet is held alone, to take d's classes and
+// shape.
+func (m *Model) bindShared(d *data.Dataset) error {
+	m.mu.RLock()
+	bound := m.Classes != nil
+	var err error
+	if bound {
+		err = m.bind(d) // checks only
+	}
+	m.mu.RUnlock()
+	if bound {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bind(d)
+}
+
 // sameClasses compares class lists in order, as file names (formats.SafeName): a
 // folder written by formats.SaveFolder has "T-shirt_top" for "T-shirt/top".
 func sameClasses(a, b []string) bool {
@@ -198,18 +250,68 @@ func recovered(r any, what string) error {
 	return fmt.Errorf("%s: %v", what, r)
 }
 
-// guarded runs f with the model locked and its backend chosen, turning a panic of
-// GoMLX's graph building into an error of what.
-func (m *Model) guarded(what string, f func() error) (err error) {
+// shared runs f with the model held for inference (other inference calls run at
+// the same time; training waits) and its backend chosen. Errors, and panics of
+// GoMLX's graph building, come back as errors of what.
+func (m *Model) shared(what string, f func() error) error {
+	return m.held(what, false, f)
+}
+
+// exclusive is shared for calls that change the model: they run alone.
+func (m *Model) exclusive(what string, f func() error) error {
+	return m.held(what, true, f)
+}
+
+func (m *Model) held(what string, alone bool, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = recovered(r, what)
 		}
 	}()
+	if alone {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+	} else {
+		m.mu.RLock()
+		defer m.mu.RUnlock()
+	}
+	if m.closed {
+		return fmt.Errorf("%s: %w", what, ErrClosed)
+	}
+	if _, err := m.compute(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := f(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// LoadedFrom returns the epoch folder (dir/epoch-NNNN) whose weights the model holds
+// since Load, LoadBest or Fit's resume read them; "" for a model that read none.
+// Training further does not change it: it names where the model came from.
+func (m *Model) LoadedFrom() string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.loadedFrom
+}
+
+// Close releases the model's compiled graphs and its weights (the backend's
+// buffers: on a GPU, its memory) now rather than at garbage collection. It waits
+// for the calls running on the model; every later call returns ErrClosed. Closing
+// again does nothing.
+func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.compute(); err != nil {
-		return err
+	if m.closed {
+		return nil
 	}
-	return f()
+	m.closed = true
+	m.execs.close()
+	if m.trainer != nil {
+		m.trainer.ResetComputationGraphs()
+		m.trainer = nil
+	}
+	m.store.Finalize()
+	return nil
 }

@@ -30,6 +30,20 @@ func tinyModel(t *testing.T, cfg Config) *Model {
 	return m
 }
 
+// tinyRun trains a tiny model for epochs with checkpoints in a new folder, and
+// returns the model, its folder and its data.
+func tinyRun(t *testing.T, epochs int) (*Model, string, *data.Dataset) {
+	t.Helper()
+	d := tinyData()
+	cfg := quickConfig(epochs)
+	cfg.CheckpointDir = t.TempDir()
+	m := tinyModel(t, cfg)
+	if _, err := m.Fit(context.Background(), d, d); err != nil {
+		t.Fatal(err)
+	}
+	return m, cfg.CheckpointDir, d
+}
+
 // rewriteState edits a checkpoint's state.json, as a run that went otherwise would
 // have written it.
 func rewriteState(t *testing.T, folder string, edit func(st map[string]any)) {
@@ -82,10 +96,8 @@ func TestSaveKeepsWhatItWrote(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "epoch-0003"), 0o755) // an older, longer run in the same folder
 	os.MkdirAll(filepath.Join(dir, "epoch-0004"), 0o755)
 	m.History = []metrics.Epoch{{Epoch: 1, EvalLoss: 1}}
-	old := KeepCheckpoints
-	defer func() { KeepCheckpoints = old }()
 	for _, keep := range []int{2, 0, -1} {
-		KeepCheckpoints = keep
+		m.Config.KeepCheckpoints = keep
 		if err := m.Save(dir); err != nil {
 			t.Fatalf("KeepCheckpoints %d: %v", keep, err)
 		}
@@ -103,20 +115,15 @@ func TestMostConfidentlyWrongOfNone(t *testing.T) {
 }
 
 func TestAnEarlyStopStays(t *testing.T) {
-	d := tinyData()
-	dir := t.TempDir()
-	cfg := quickConfig(2)
-	cfg.CheckpointDir = dir
-	if _, err := tinyModel(t, cfg).Fit(context.Background(), d, d); err != nil {
-		t.Fatal(err)
-	}
+	m, dir, d := tinyRun(t, 2)
+	cfg := m.Config
 	// Make the saved run one that stopped early: best epoch 1, epoch 2 worse.
 	rewriteState(t, filepath.Join(dir, "epoch-0002"), func(st map[string]any) {
 		st["best_epoch"] = 1
 		st["history"].([]any)[0].(map[string]any)["eval_loss"] = 0.0
 	})
 	cfg.Epochs, cfg.Patience = 10, 1
-	m := tinyModel(t, cfg) // the notebook cell run again: same folder, same settings
+	m = tinyModel(t, cfg) // the notebook cell run again: same folder, same settings
 	h, err := m.Fit(context.Background(), d, d)
 	if err != nil || len(h) != 2 {
 		t.Errorf("re-run of a run stopped early: %d epochs, %v; want the 2 it had", len(h), err)
@@ -128,14 +135,8 @@ func TestAnEarlyStopStays(t *testing.T) {
 }
 
 func TestFitMoreCountsFromTheResumedRun(t *testing.T) {
-	d := tinyData()
-	dir := t.TempDir()
-	cfg := quickConfig(3)
-	cfg.CheckpointDir = dir
-	if _, err := tinyModel(t, cfg).Fit(context.Background(), d, d); err != nil {
-		t.Fatal(err)
-	}
-	h, err := tinyModel(t, cfg).FitMore(context.Background(), 2, d, d)
+	m, _, d := tinyRun(t, 3)
+	h, err := tinyModel(t, m.Config).FitMore(context.Background(), 2, d, d)
 	if err != nil || len(h) != 5 {
 		t.Errorf("a new model on a folder of 3 epochs, FitMore(2): %d epochs, %v; want 5", len(h), err)
 	}
@@ -144,11 +145,8 @@ func TestFitMoreCountsFromTheResumedRun(t *testing.T) {
 func TestLoadBestTrainsOnFromTheBest(t *testing.T) {
 	d := tinyData()
 	dir := t.TempDir()
-	old := KeepCheckpoints
-	KeepCheckpoints = 10
-	defer func() { KeepCheckpoints = old }()
 	cfg := quickConfig(3)
-	cfg.CheckpointDir = dir
+	cfg.CheckpointDir, cfg.KeepCheckpoints = dir, 10
 	if _, err := tinyModel(t, cfg).Fit(context.Background(), d, d); err != nil {
 		t.Fatal(err)
 	}

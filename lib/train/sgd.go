@@ -11,7 +11,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
-// SGD is stochastic gradient descent as PyTorch's torch.optim.SGD computes it:
+// sgd is stochastic gradient descent as PyTorch's torch.optim.SGD computes it:
 //
 //	g = grad + WeightDecay * w
 //	v = Momentum * v + g        (when Momentum > 0)
@@ -20,7 +20,7 @@ import (
 // The learning rate is GoMLX's learning-rate variable, which a Schedule sets before
 // each epoch without recompiling. It implements GoMLX's optimizer.Interface; GoMLX's
 // own SGD has neither momentum nor weight decay, and divides the rate by sqrt(step).
-type SGD struct {
+type sgd struct {
 	LR          float64 // initial learning rate
 	Momentum    float64 // 0: plain SGD
 	WeightDecay float64 // L2 penalty, as PyTorch's weight_decay
@@ -29,7 +29,7 @@ type SGD struct {
 const sgdScope = "sgd"
 
 // UpdateGraph implements optimizer.Interface.
-func (o *SGD) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.Node) {
+func (o *sgd) UpdateGraph(scope *model.Scope, g *graph.Graph, loss *graph.Node) {
 	if !loss.Shape().IsScalar() {
 		panic(fmt.Errorf("train.SGD: the loss must be a scalar, got %s", loss.Shape()))
 	}
@@ -71,8 +71,8 @@ func velocityName(v *model.Variable) string {
 }
 
 // Clear implements optimizer.Interface: it deletes the momentum buffers.
-func (o *SGD) Clear(scope *model.Scope) error {
+func (o *sgd) Clear(scope *model.Scope) error {
 	return scope.Store().RootScope().At(optimizer.Scope).At(sgdScope).DeleteVariablesInScope()
 }
 
-var _ optimizer.Interface = (*SGD)(nil)
+var _ optimizer.Interface = (*sgd)(nil)

@@ -44,7 +44,7 @@ func newModel(t testing.TB, cfg Config) *Model {
 func TestSGDMatchesPyTorchFormula(t *testing.T) {
 	b := goBackend(t)
 	store := model.NewStore()
-	opt := &SGD{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01}
+	opt := &sgd{LR: 0.1, Momentum: 0.9, WeightDecay: 0.01}
 	exec, err := model.NewExec(b.Compute, store, func(scope *model.Scope, g *graph.Graph) *graph.Node {
 		// A training graph, as GoMLX's Trainer builds it: otherwise a backend that
 		// prefers constants would freeze w at its first value.
@@ -255,8 +255,8 @@ func TestEvaluationSeesCurrentWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec := m.infer
-	salExec := m.saliency
+	exec := m.execs.infer
+	salExec := m.execs.saliency
 	m.Config.Epochs = 2
 	if _, err := m.Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)
@@ -265,7 +265,7 @@ func TestEvaluationSeesCurrentWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.infer != exec || m.saliency != salExec {
+	if m.execs.infer != exec || m.execs.saliency != salExec {
 		t.Errorf("the evaluation or saliency graph was rebuilt after training; want them reused")
 	}
 	if math.Abs(after.Loss-before.Loss) < 1e-4 || after.Loss != m.History[1].EvalLoss {
