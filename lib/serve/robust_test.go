@@ -165,7 +165,14 @@ func TestDecodeCost(t *testing.T) {
 // never makes the watcher load again: it compares the folder served with the
 // newest one, by name.
 func TestReloadComparesFolders(t *testing.T) {
-	for _, names := range [][]string{{"epoch-0003", "epoch-0003.bak"}, {"epoch-9999", "epoch-10000"}} {
+	for _, c := range []struct {
+		names  [2]string
+		newest string
+	}{
+		{[2]string{"epoch-0003", "epoch-0003.bak"}, "epoch-0003"},
+		{[2]string{"epoch-9999", "epoch-10000"}, "epoch-10000"},
+	} {
+		names := c.names
 		t.Run(names[1], func(t *testing.T) {
 			dir := copyDir(t, testModel(t))
 			for _, n := range names {
@@ -178,8 +185,8 @@ func TestReloadComparesFolders(t *testing.T) {
 			}
 			s, ts, logs := newServer(t, Config{ModelDir: dir, Poll: 5 * time.Millisecond})
 			time.Sleep(300 * time.Millisecond) // 60 polls
-			if got, want := s.Checkpoint(), train.LatestCheckpoint(dir); got != want {
-				t.Errorf("serving %s, the newest checkpoint is %s", got, want)
+			if got, want := s.Checkpoint(), filepath.Join(dir, c.newest); got != want || train.LatestCheckpoint(dir) != want {
+				t.Errorf("serving %s, train's newest is %s, want %s", got, train.LatestCheckpoint(dir), want)
 			}
 			metrics := get(t, ts.URL+"/metrics")
 			for _, want := range []string{`gopherdl_model_reloads_total{result="ok"} 0`, `gopherdl_model_reloads_total{result="error"} 0`} {

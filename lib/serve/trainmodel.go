@@ -1,11 +1,9 @@
 package serve
 
 import (
-	"errors"
 	"image"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/gopherdl/gopherdl/lib/serve/api"
@@ -28,13 +26,11 @@ func (trainSource) version(folder string) time.Time {
 }
 
 func (src trainSource) load(dir string, maxBatch int) (inference, checkpoint, error) {
-	// The folder Load is about to read: a newer one written in between is loaded
-	// instead, and the watcher then loads it once more.
-	folder := train.LatestCheckpoint(dir)
 	m, err := train.Load(dir)
 	if err != nil {
 		return nil, checkpoint{}, err
 	}
+	folder := m.LoadedFrom()
 	m.Config.Quiet = true
 	// One request batch is one graph call: PredictBatch splits at Config.BatchSize.
 	m.Config.BatchSize = max(maxBatch, 1)
@@ -48,17 +44,9 @@ func (src trainSource) load(dir string, maxBatch int) (inference, checkpoint, er
 }
 
 // trainModel is a *train.Model as the server uses it.
-type trainModel struct {
-	m      *train.Model
-	closed atomic.Bool
-}
-
-var errClosed = errors.New("the model was closed (swapped out for a newer checkpoint)")
+type trainModel struct{ m *train.Model }
 
 func (t *trainModel) predict(imgs []image.Image) ([][]float64, error) {
-	if t.closed.Load() {
-		return nil, errClosed
-	}
 	preds, err := t.m.PredictBatch(imgs, 0)
 	if err != nil {
 		return nil, err
@@ -70,27 +58,19 @@ func (t *trainModel) predict(imgs []image.Image) ([][]float64, error) {
 	return out, nil
 }
 
-// explain computes the classes (an inference pass) and the saliency map (a forward
-// and a backward pass of the saliency graph).
+// explain computes the classes and the saliency map from one forward pass (and the
+// backward pass the map needs).
 func (t *trainModel) explain(img image.Image) ([]float64, []float32, error) {
-	if t.closed.Load() {
-		return nil, nil, errClosed
-	}
-	preds, err := t.m.PredictBatch([]image.Image{img}, 0)
+	preds, sal, err := t.m.Explain(img, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	sal, _, err := t.m.SaliencyImage(img)
-	if err != nil {
-		return nil, nil, err
-	}
-	return probabilities(preds[0], len(t.m.Classes)), sal, nil
+	return probabilities(preds, len(t.m.Classes)), sal, nil
 }
 
-func (t *trainModel) close() error {
-	t.closed.Store(true)
-	return nil
-}
+// close releases the model's compiled graphs and weights; calls after it fail with
+// train.ErrClosed.
+func (t *trainModel) close() error { return t.m.Close() }
 
 // probabilities puts train's predictions back in class order.
 func probabilities(preds []train.Prediction, classes int) []float64 {
