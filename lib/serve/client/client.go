@@ -1,6 +1,6 @@
 // Package client talks to a model server (lib/serve, run by cmd/serve) from Go:
 // predictions, explanations and the model served (Client), the server's Prometheus
-// metrics read with Prometheus's own text parser (Metrics), and a server run as a
+// metrics (Metrics, read by lib/serve/scrape with Prometheus's own text parser), and a server run as a
 // process of its own that outlives the program that started it (Start, Find): what
 // a notebook cell needs, since each cell is a program of its own.
 //
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/gopherdl/gopherdl/lib/serve/api"
+	"github.com/gopherdl/gopherdl/lib/serve/scrape"
 )
 
 // Client calls one model server.
@@ -209,7 +210,7 @@ func (c *Client) Ready(ctx context.Context) error {
 }
 
 // Metrics reads the server's /metrics.
-func (c *Client) Metrics(ctx context.Context) (*Metrics, error) {
+func (c *Client) Metrics(ctx context.Context) (*scrape.Metrics, error) {
 	req, err := c.request(ctx, http.MethodGet, "/metrics", "", nil)
 	if err != nil {
 		return nil, err
@@ -222,7 +223,7 @@ func (c *Client) Metrics(ctx context.Context) (*Metrics, error) {
 	if res.StatusCode != http.StatusOK {
 		return nil, answerError(res)
 	}
-	return ParseMetrics(res.Body, time.Now())
+	return scrape.Parse(res.Body, time.Now())
 }
 
 func (c *Client) post(ctx context.Context, route string, top int, images []Image, out any) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/gopherdl/gopherdl/lib/nn"
 	"github.com/gopherdl/gopherdl/lib/serve"
 	"github.com/gopherdl/gopherdl/lib/serve/client"
+	"github.com/gopherdl/gopherdl/lib/serve/scrape"
 	"github.com/gopherdl/gopherdl/lib/train"
 )
 
@@ -215,8 +216,8 @@ func TestMetrics(t *testing.T) {
 	if total != 12 || math.Abs(sum-1) > 1e-9 {
 		t.Errorf("%v predictions by class, shares summing to %v", total, sum)
 	}
-	if d.Elapsed <= 0 || d.RequestRate("/v1/predict") <= 0 || after.Value(client.ResidentMemory) <= 0 {
-		t.Errorf("elapsed %v, rate %v, memory %v", d.Elapsed, d.RequestRate("/v1/predict"), after.Value(client.ResidentMemory))
+	if d.Elapsed <= 0 || d.RequestRate("/v1/predict") <= 0 || after.Value(scrape.ResidentMemory) <= 0 {
+		t.Errorf("elapsed %v, rate %v, memory %v", d.Elapsed, d.RequestRate("/v1/predict"), after.Value(scrape.ResidentMemory))
 	}
 	if before.Requests("/v1/predict") != 0 || after.Requests("/v1/predict") != 13 {
 		t.Errorf("the readings themselves: %v, %v", before.Requests("/v1/predict"), after.Requests("/v1/predict"))
@@ -224,7 +225,7 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestParseMetricsErrors(t *testing.T) {
-	if _, err := client.ParseMetrics(strings.NewReader("a_metric{label=\"x\" 1\n"), time.Time{}); err == nil || !strings.Contains(err.Error(), "reading metrics") {
+	if _, err := scrape.Parse(strings.NewReader("a_metric{label=\"x\" 1\n"), time.Time{}); err == nil || !strings.Contains(err.Error(), "reading metrics") {
 		t.Errorf("a broken line: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package client
+package scrape
 
 import (
 	"math"
@@ -36,7 +36,7 @@ func TestQuantile(t *testing.T) {
 // reading counts from zero; gauges are the second reading's.
 func TestSince(t *testing.T) {
 	read := func(text string) *Metrics {
-		m, err := ParseMetrics(strings.NewReader(text), time.Unix(100, 0))
+		m, err := Parse(strings.NewReader(text), time.Unix(100, 0))
 		if err != nil {
 			t.Fatal(err)
 		}

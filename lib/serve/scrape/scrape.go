@@ -1,4 +1,12 @@
-package client
+// Package scrape reads a model server's Prometheus metrics (lib/serve's /metrics)
+// with Prometheus's own text parser: request rates, latency quantiles as PromQL's
+// histogram_quantile computes them, errors, batches and predicted classes, and the
+// difference between two readings.
+//
+//	before, _ := scrape.Parse(firstBody, t0)
+//	after, _ := scrape.Parse(secondBody, t1)
+//	p99 := after.Since(before).Latency("/v1/predict").Quantile(0.99)
+package scrape
 
 import (
 	"fmt"
@@ -31,8 +39,8 @@ type Metrics struct {
 	Families map[string]*dto.MetricFamily
 }
 
-// ParseMetrics reads the Prometheus text format, as read at time at.
-func ParseMetrics(r io.Reader, at time.Time) (*Metrics, error) {
+// Parse reads the Prometheus text format, as read at time at.
+func Parse(r io.Reader, at time.Time) (*Metrics, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
