@@ -211,6 +211,11 @@ class Checks(unittest.TestCase):
         nb = clean()  # outside a notebook nb.Claim writes to standard error
         nb["cells"][2]["outputs"].append(stderr("✗ broken claim: the loss falls: 2.303, 2.4\n"))
         self.assertRejects(nb, 2, "broken claim: the loss falls: 2.303, 2.4")
+        nb = clean()  # a quick run's numbers are not the text's: a note, not a problem
+        nb["cells"][2]["outputs"].append(html(box))
+        notes = []
+        self.assertEqual(run_notebook.check_notebook(nb, quick_run=True, notes=notes), [])
+        self.assertEqual([n[2] for n in notes], ["broken claim: momentum beats plain SGD: momentum 0.81, SGD 0.83"])
         nb = clean()  # a claim that holds is a line of output like any other
         nb["cells"][2]["outputs"].append(stdout("✓ momentum beats plain SGD: momentum 0.83, SGD 0.81\n"))
         self.assertEqual(self.problems(nb), [])
