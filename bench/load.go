@@ -23,16 +23,18 @@ const userHZ = 100
 // quietCores is the default limit on other processes' CPU during a round, in cores.
 const quietCores = 0.1
 
-// cpuTicks is each CPU's busy time in USER_HZ ticks, by CPU number.
-type cpuTicks map[int]uint64
+// cpuIdle is each CPU's idle time (idle and iowait) in USER_HZ ticks, by CPU number.
+type cpuIdle map[int]uint64
 
 // parseProcStat reads the per-CPU lines ("cpuN user nice system idle iowait irq
-// softirq steal guest guest_nice") of a /proc/stat file named name. Busy time is user,
-// nice, system, irq, softirq and steal: steal is time the hypervisor gave to other
-// machines, a neighbour as much as a process is; guest and guest_nice are already
-// inside user and nice; idle and iowait are not busy.
-func parseProcStat(name string, r io.Reader) (cpuTicks, error) {
-	ticks := cpuTicks{}
+// softirq steal ...") of a /proc/stat file named name and returns each CPU's idle
+// and iowait time. Busy time is taken as the rest of the wall-clock time: the kernel
+// counts idle time exactly (with its tick stopped, as NO_HZ kernels do), while user
+// and system time are tick samples that, for work that sleeps and wakes within a
+// tick, can be off by a large part of a core. The rest includes steal, time the
+// hypervisor gave to other machines: a neighbour as much as a process is.
+func parseProcStat(name string, r io.Reader) (cpuIdle, error) {
+	idle := cpuIdle{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20) // the intr line is long
 	for sc.Scan() {
@@ -47,29 +49,27 @@ func parseProcStat(name string, r io.Reader) (cpuTicks, error) {
 		if len(f) < 9 {
 			return nil, fmt.Errorf("%s: %s: %d fields, expected at least 8 counters (user to steal)", name, f[0], len(f)-1)
 		}
-		var busy uint64
 		for i, field := range []string{"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"} {
 			v, err := strconv.ParseUint(f[i+1], 10, 64)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %s field %s = %q: expected a count of ticks", name, f[0], field, f[i+1])
 			}
-			if field != "idle" && field != "iowait" {
-				busy += v
+			if field == "idle" || field == "iowait" {
+				idle[n] += v
 			}
 		}
-		ticks[n] = busy
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(ticks) == 0 {
+	if len(idle) == 0 {
 		return nil, fmt.Errorf("%s: no per-CPU lines (cpu0, cpu1, ...)", name)
 	}
-	return ticks, nil
+	return idle, nil
 }
 
-// readProcStat reads the machine's per-CPU busy ticks.
-func readProcStat() (cpuTicks, error) {
+// readProcStat reads the machine's per-CPU idle ticks.
+func readProcStat() (cpuIdle, error) {
 	f, err := os.Open(procStat)
 	if err != nil {
 		return nil, err
@@ -78,19 +78,18 @@ func readProcStat() (cpuTicks, error) {
 	return parseProcStat(procStat, f)
 }
 
-// busySeconds is the busy time between two readings summed over the CPUs this process
-// may run on (all of them when the affinity mask cannot be read): work on CPUs it
-// cannot use does not slow it.
-func busySeconds(before, after cpuTicks, mine func(int) bool) float64 {
-	var ticks uint64
+// busySeconds is the CPU time not idle between two readings wall apart, summed over
+// the CPUs this process may run on: work on CPUs it cannot use does not slow it.
+func busySeconds(before, after cpuIdle, wall time.Duration, mine func(int) bool) float64 {
+	var busy float64
 	for n, a := range after {
 		b, ok := before[n]
 		if !ok || a < b || !mine(n) {
 			continue
 		}
-		ticks += a - b
+		busy += max(0, wall.Seconds()-float64(a-b)/userHZ)
 	}
-	return float64(ticks) / userHZ
+	return busy
 }
 
 // myCPUs reports which CPUs this process may run on.
@@ -140,8 +139,8 @@ func (l Load) OthersCores() float64 {
 func (l Load) Contended(limit float64) bool { return l.OthersCores() > limit }
 
 // newLoad computes others' CPU from the machine's busy time and the benchmark's own.
-// The two clocks differ (ticks sampled by the kernel, rusage to the microsecond), so
-// a quiet round can come out a little below zero; it is clamped.
+// Idle time comes in whole ticks, so a quiet round can come out a little below zero;
+// it is clamped.
 func newLoad(wall time.Duration, busy, own float64) Load {
 	return Load{Wall: wall, Busy: busy, Own: own, Others: max(0, busy-own)}
 }
@@ -161,8 +160,8 @@ func measure(fn func() error) (Load, error) {
 	}
 	start := time.Now()
 	fnErr := fn()
-	wall := time.Since(start)
 	after, err := readProcStat()
+	wall := time.Since(start)
 	if err != nil {
 		return Load{}, err
 	}
@@ -170,5 +169,5 @@ func measure(fn func() error) (Load, error) {
 	if err != nil {
 		return Load{}, err
 	}
-	return newLoad(wall, busySeconds(before, after, mine), ownAfter-ownBefore), fnErr
+	return newLoad(wall, busySeconds(before, after, wall, mine), ownAfter-ownBefore), fnErr
 }
