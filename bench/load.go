@@ -102,17 +102,18 @@ func myCPUs() func(int) bool {
 }
 
 // ownSeconds is the CPU time, user and system, of this process and of its children
-// that have been waited for: the benchmark's own work, whichever process did it.
-func ownSeconds() (float64, error) {
-	var total float64
+// that have been waited for: the benchmark's own work, whichever process did it; and
+// the system part of it.
+func ownSeconds() (total, system float64, err error) {
 	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
 		var ru syscall.Rusage
 		if err := syscall.Getrusage(who, &ru); err != nil {
-			return 0, fmt.Errorf("getrusage: %w", err)
+			return 0, 0, fmt.Errorf("getrusage: %w", err)
 		}
 		total += tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+		system += tvSeconds(ru.Stime)
 	}
-	return total, nil
+	return total, system, nil
 }
 
 func tvSeconds(tv syscall.Timeval) float64 {
@@ -124,6 +125,7 @@ type Load struct {
 	Wall   time.Duration // the round's length
 	Busy   float64       // CPU seconds every process used on this process's CPUs
 	Own    float64       // CPU seconds the benchmark used: itself and its waited-for children
+	OwnSys float64       // the part of Own spent in the kernel
 	Others float64       // Busy minus Own, at least 0: CPU seconds other processes took
 }
 
@@ -150,7 +152,7 @@ func newLoad(wall time.Duration, busy, own float64) Load {
 // returning; a process it leaves running counts as another's.
 func measure(fn func() error) (Load, error) {
 	mine := myCPUs()
-	ownBefore, err := ownSeconds()
+	ownBefore, sysBefore, err := ownSeconds()
 	if err != nil {
 		return Load{}, err
 	}
@@ -165,9 +167,11 @@ func measure(fn func() error) (Load, error) {
 	if err != nil {
 		return Load{}, err
 	}
-	ownAfter, err := ownSeconds()
+	ownAfter, sysAfter, err := ownSeconds()
 	if err != nil {
 		return Load{}, err
 	}
-	return newLoad(wall, busySeconds(before, after, wall, mine), ownAfter-ownBefore), fnErr
+	l := newLoad(wall, busySeconds(before, after, wall, mine), ownAfter-ownBefore)
+	l.OwnSys = sysAfter - sysBefore
+	return l, fnErr
 }

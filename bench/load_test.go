@@ -192,6 +192,7 @@ func TestContendedRoundsAreLeftOut(t *testing.T) {
 	fake := func(fn func() error) (Load, error) {
 		err := fn()
 		l := newLoad(time.Second, loads[i]+1, 1)
+		l.OwnSys = float64(i%2+1) / 10 // go 10 %, torch 20 %
 		i++
 		return l, err
 	}
@@ -220,6 +221,7 @@ func TestContendedRoundsAreLeftOut(t *testing.T) {
 		"    torch                   600      550         500-600",
 		"    go/torch              2.00x    2.00x",
 		"peak RSS MB, median: go 110, torch 55 (go/torch 2.00x)",
+		"CPU time in the kernel (system), median: go 10 %, torch 20 %",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())

@@ -126,6 +126,17 @@ func report(w io.Writer, shape string, names []string, rounds []round, limit flo
 	}
 	figure("train images/s", func(r Result) float64 { return r.TrainImagesPerSecond })
 	figure("eval images/s", func(r Result) float64 { return r.EvalImagesPerSecond })
+	sys := make([]string, len(names))
+	for i, n := range names {
+		xs := make([]float64, len(quiet))
+		for j, r := range quiet {
+			if l := r.loads[i]; l.Own > 0 {
+				xs[j] = 100 * l.OwnSys / l.Own
+			}
+		}
+		sys[i] = fmt.Sprintf("%s %.0f %%", n, spreadOf(xs).median)
+	}
+	fmt.Fprintf(w, "  CPU time in the kernel (system), median: %s\n", strings.Join(sys, ", "))
 	rss := make([]string, len(names))
 	var rss0 float64
 	for i, n := range names {
