@@ -175,3 +175,16 @@ func measure(fn func() error) (Load, error) {
 	l.OwnSys = sysAfter - sysBefore
 	return l, fnErr
 }
+
+// waitQuiet waits until others use at most limit cores over a second, checking for up
+// to maxWait, and returns the last second's load: a contended round is not run again
+// straight into the work that spoiled it.
+func waitQuiet(limit float64, maxWait time.Duration) (Load, error) {
+	deadline := time.Now().Add(maxWait)
+	for {
+		l, err := measure(func() error { time.Sleep(time.Second); return nil })
+		if err != nil || !l.Contended(limit) || time.Now().After(deadline) {
+			return l, err
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -163,14 +164,22 @@ func TestBusyLoopIsReported(t *testing.T) {
 	}
 	sides := []side{{"go", sleep}, {"torch", sleep}}
 	var out bytes.Buffer
-	rounds, err := runRounds(&out, data.Shape{Channels: 1, Height: 28, Width: 28}, sides, 1, 1, quietCores, measure)
+	settled := 0
+	settle := func() (Load, error) {
+		settled++
+		return waitQuiet(quietCores, 1500*time.Millisecond)
+	}
+	rounds, err := runRounds(&out, data.Shape{Channels: 1, Height: 28, Width: 28}, sides, plan{want: 1, retries: 1, limit: quietCores, measure: measure, settle: settle})
 	if err != nil {
 		t.Fatal(err)
 	}
 	report(&out, "1x28x28", names(sides), rounds, quietCores)
 	t.Log("\n" + out.String())
-	if len(rounds) != 2 {
-		t.Errorf("%d rounds, want 2: the contended one run again once", len(rounds))
+	if len(rounds) != 2 || settled != 1 {
+		t.Errorf("%d rounds, %d waits for quiet, want 2 and 1: the contended round run again once", len(rounds), settled)
+	}
+	if !regexp.MustCompile(`1x28x28 waited [23] s for the machine to be quiet: others [0-9.]+ cores`).MatchString(out.String()) {
+		t.Errorf("the wait for a quiet machine (1.5 s at most, checked a second at a time) is not reported as 2 s:\n%s", out.String())
 	}
 	for i, r := range rounds {
 		for j, l := range r.loads {
@@ -202,16 +211,18 @@ func TestContendedRoundsAreLeftOut(t *testing.T) {
 		k++
 		return Result{TrainImagesPerSecond: s, EvalImagesPerSecond: 2 * s, PeakRSSMB: s / 10}, nil
 	}
+	settled := 0
+	settle := func() (Load, error) { settled++; return Load{}, nil }
 	sides := []side{{"go", next}, {"torch", next}}
 	var out bytes.Buffer
-	rounds, err := runRounds(&out, data.Shape{Channels: 3, Height: 32, Width: 32}, sides, 2, 5, quietCores, fake)
+	rounds, err := runRounds(&out, data.Shape{Channels: 3, Height: 32, Width: 32}, sides, plan{want: 2, retries: 5, limit: quietCores, measure: fake, settle: settle})
 	if err != nil {
 		t.Fatal(err)
 	}
 	report(&out, "3x32x32", names(sides), rounds, quietCores)
 	t.Log("\n" + out.String())
-	if len(rounds) != 4 {
-		t.Fatalf("%d rounds, want 4: two contended, two quiet", len(rounds))
+	if len(rounds) != 4 || settled != 2 {
+		t.Fatalf("%d rounds, %d waits for quiet; want 4 rounds, two contended, each followed by a wait", len(rounds), settled)
 	}
 	for _, want := range []string{
 		"3x32x32 round 1: contended, left out (others' CPU: go 0.50, torch 0.00 cores)",
@@ -235,7 +246,7 @@ func TestContendedRoundsAreLeftOut(t *testing.T) {
 func TestRunRoundsStopsOnError(t *testing.T) {
 	boom := errors.New("boom")
 	fail := func(data.Shape) (Result, error) { return Result{}, boom }
-	_, err := runRounds(&bytes.Buffer{}, data.Shape{}, []side{{"go", fail}}, 3, 3, quietCores, measure)
+	_, err := runRounds(&bytes.Buffer{}, data.Shape{}, []side{{"go", fail}}, plan{want: 3, retries: 3, limit: quietCores, measure: measure})
 	if !errors.Is(err, boom) {
 		t.Errorf("err %v, want boom", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gopherdl/gopherdl/lib/data"
 )
@@ -43,16 +44,35 @@ func (r round) others(names []string) string {
 	return strings.Join(parts, ", ") + " cores"
 }
 
-// runRounds runs the sides in turn on shape until want rounds were quiet or
-// want+retries rounds were run, each side under measure, and logs each round to w.
-func runRounds(w io.Writer, sh data.Shape, sides []side, want, retries int, limit float64, measure func(func() error) (Load, error)) ([]round, error) {
+// plan says how many rounds to run and how to watch them.
+type plan struct {
+	want, retries int     // quiet rounds wanted; contended rounds run again, at most
+	limit         float64 // cores others may use during a side of a quiet round
+	// measure runs a side and reports others' CPU meanwhile.
+	measure func(func() error) (Load, error)
+	// settle waits, after a contended round, for the machine to be quiet, and
+	// returns what the last check saw.
+	settle func() (Load, error)
+}
+
+// runRounds runs the sides in turn on shape until p.want rounds were quiet or
+// p.want+p.retries rounds were run, and logs each round to w.
+func runRounds(w io.Writer, sh data.Shape, sides []side, p plan) ([]round, error) {
 	var rounds []round
 	quiet := 0
-	for len(rounds) < want+retries && quiet < want {
+	for len(rounds) < p.want+p.retries && quiet < p.want {
+		if n := len(rounds); n > 0 && rounds[n-1].contended(p.limit) && p.settle != nil {
+			start := time.Now()
+			l, err := p.settle()
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(w, "%s waited %.0f s for the machine to be quiet: others %.2f cores in the last second\n", sh, time.Since(start).Seconds(), l.OthersCores())
+		}
 		var r round
 		for _, s := range sides {
 			var res Result
-			l, err := measure(func() error {
+			l, err := p.measure(func() error {
 				var err error
 				res, err = s.run(sh)
 				return err
@@ -64,7 +84,7 @@ func runRounds(w io.Writer, sh data.Shape, sides []side, want, retries int, limi
 		}
 		rounds = append(rounds, r)
 		verdict := "quiet"
-		if r.contended(limit) {
+		if r.contended(p.limit) {
 			verdict = "contended, left out"
 		} else {
 			quiet++
