@@ -10,8 +10,8 @@
 // (getrusage of this process and of the child it waited for), is what other processes
 // took. A round in which they took more than -quiet cores (a tenth of a core by
 // default) during any side is contended: it is counted, left out of the figures and
-// run again, -retries times at most per shape, after waiting (-wait at most) for the
-// machine to be quiet. Best, median and spread come from
+// replaced by another round, -retries at most per shape, after waiting (-wait at
+// most) for the machine to be quiet. Best, median and spread come from
 // quiet rounds only; without one, no ratio is printed.
 //
 // PyTorch runs with glibc's malloc tuned (peerMalloc): with the defaults it spends
@@ -84,7 +84,7 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 64, "batch size")
 	flag.IntVar(&o.steps, "steps", 60, "timed steps per measurement")
 	flag.IntVar(&o.rounds, "rounds", 3, "quiet alternating rounds wanted per shape")
-	flag.IntVar(&o.retries, "retries", 3, "contended rounds run again, at most, per shape")
+	flag.IntVar(&o.retries, "retries", 3, "rounds run, at most, per shape in place of contended ones")
 	flag.Float64Var(&o.quiet, "quiet", quietCores, "cores other processes may use during a round before it is contended")
 	flag.DurationVar(&o.wait, "wait", 30*time.Second, "after a contended round, wait this long at most for the machine to be quiet")
 	flag.StringVar(&o.backend, "backend", "auto", "gopherdl backend")
@@ -284,7 +284,7 @@ func compare(o options) error {
 		return err
 	}
 	fmt.Printf("batch %d, %d timed steps per side, %d quiet alternating rounds wanted per shape, each side in its own process;\n", o.batch, o.steps, o.rounds)
-	fmt.Printf("a round is contended when other processes used more than %.2f of a core during a side (/proc/stat less the benchmark's own rusage); contended rounds are left out and run again, %d times at most per shape, once the machine is quiet (%v at most)\n", o.quiet, o.retries, o.wait)
+	fmt.Printf("a round is contended when other processes used more than %.2f of a core during a side (/proc/stat less the benchmark's own rusage); contended rounds are left out and replaced by up to %d more rounds per shape, each after waiting (%v at most) for the machine to be quiet\n", o.quiet, o.retries, o.wait)
 	for _, s := range o.shapes {
 		sh, err := data.ParseShape(s)
 		if err != nil {
