@@ -283,8 +283,10 @@ func compare(o options) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("batch %d, %d timed steps per side, %d quiet alternating rounds wanted per shape, each side in its own process;\n", o.batch, o.steps, o.rounds)
-	fmt.Printf("a round is contended when other processes used more than %.2f of a core during a side (/proc/stat less the benchmark's own rusage); contended rounds are left out and replaced by up to %d more rounds per shape, each after waiting (%v at most) for the machine to be quiet\n", o.quiet, o.retries, o.wait)
+	fmt.Printf("batch %d, %d timed steps per side, %d quiet alternating rounds wanted per shape, each side in its own process\n", o.batch, o.steps, o.rounds)
+	fmt.Printf("a round is contended when other processes used more than %.2f of a core during a side\n", o.quiet)
+	fmt.Printf("  (busy time from /proc/stat less the benchmark's own rusage); contended rounds are left out and\n")
+	fmt.Printf("  replaced by up to %d more rounds per shape, each after waiting (%v at most) for a quiet machine\n", o.retries, o.wait)
 	for _, s := range o.shapes {
 		sh, err := data.ParseShape(s)
 		if err != nil {

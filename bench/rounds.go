@@ -46,7 +46,7 @@ func (r round) others(names []string) string {
 
 // plan says how many rounds to run and how to watch them.
 type plan struct {
-	want, retries int     // quiet rounds wanted; contended rounds run again, at most
+	want, retries int     // quiet rounds wanted; rounds run in place of contended ones, at most
 	limit         float64 // cores others may use during a side of a quiet round
 	// measure runs a side and reports others' CPU meanwhile.
 	measure func(func() error) (Load, error)
