@@ -23,8 +23,8 @@
 //     gradients there (withGradient in fused.go), tested against float64 central
 //     differences, and the two formulations are tested to agree.
 //
-// On the Go backend a max-pool's gradient goes to every position of a window that
-// holds the maximum: ties, which a uniform region of an image (a black background)
-// can produce, are not broken, where PyTorch and XLA give the gradient to one
-// position only.
+// On every backend a max-pool's gradient goes to the first position of each 2x2
+// window, in row-major order, that holds the window's maximum, as PyTorch's and XLA's
+// do: ties are common (a black background makes whole regions of conv2's input
+// equal), and the gradients match PyTorch's there too (TestPoolGradientTies).
 package nn

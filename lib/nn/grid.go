@@ -2,6 +2,8 @@ package nn
 
 import (
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -317,10 +319,9 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 // Forward: a max over row pairs ([groups*f*bg*hq/2, 2, wq], the middle axis), then
 // over column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
 // G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
-// sums of G; y gets up(G) where y equals up(pooled), up being the 2x2 nearest
-// upsampling, done as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair
-// and column pair at once). Every position of a window holding the maximum gets the
-// gradient: ties (a uniform region of an image) are not broken.
+// sums of G; y gets G at the first position of each window, in row-major order,
+// that holds the maximum (PyTorch's and XLA's choice where a window ties, as a
+// uniform region of an image makes it), by one ScatterSum of G at those positions.
 func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	d := y.Shape().Dimensions
 	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
@@ -331,13 +332,6 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			for col := range w / 2 {
 				mask[(i*hp+r)*wp+col] = 1
 			}
-		}
-	}
-	up := make([]float64, wp*2*wq)
-	for j := range wp {
-		for t := range 2 {
-			up[j*2*wq+t*wq+2*j] = 1
-			up[j*2*wq+t*wq+2*j+1] = 1
 		}
 	}
 	// Every node that the gradient reuses keeps one shape: the Go backend copies a
@@ -357,11 +351,67 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			zero := zeroOf(y)
 			gz := graph.Where(graph.GreaterThan(out, zero), v, zero)
 			db := graph.ReduceSum(graph.ReduceSum(gz, 2, 3, 4), 0)
-			u := constOf(y, up, wp, 2*wq)
-			upsample := func(t *graph.Node) *graph.Node {
-				return graph.Reshape(graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil), groups*f*bg*hp, 2, wq)
-			}
-			dy := graph.Where(graph.Equal(y3, upsample(pooled)), upsample(gz), zero)
+			idx := firstMaxIndices(y3, pooled, []int{groups, f, bg, hp, wp})
+			zeros := graph.Zeros(y.Graph(), shapes.Make(y.DType(), y.Shape().Size()))
+			dy := graph.BackendScatterSum(zeros, idx, gz, 5, nil, []int{0}, []int{0}, true, true)
 			return []*graph.Node{graph.Reshape(dy, d...), db}
 		})
+}
+
+// firstMaxIndices returns, for the 2x2 windows of y3 [r, 2, wq] (row pairs, then
+// columns) whose maxima are pooled (r*wq/2 values), the flat position in y3 of each
+// window's first maximum in row-major order, shaped outDims (pooled's values as
+// [groups, f, bg, hp, wp]) plus a last axis of 1 (ScatterSum's index vector): top left, else top right, else bottom left, else
+// bottom right.
+func firstMaxIndices(y3, pooled *graph.Node, outDims []int) *graph.Node {
+	d := y3.Shape().Dimensions
+	r, wq := d[0], d[2]
+	dims := pooled.Shape().Dimensions
+	corner := func(row, col int) *graph.Node {
+		c := graph.Slice(y3, graph.AxisRange(), graph.AxisElem(row), graph.AxisRange(col).Stride(2))
+		return graph.Equal(graph.Reshape(c, dims...), pooled)
+	}
+	dtype := indexDType(int64(r) * 2 * int64(wq))
+	g := y3.Graph()
+	at := func(offset int) *graph.Node { return graph.Const(g, indexScalar(dtype, int64(offset))) }
+	offset := graph.Where(corner(0, 0), at(0), graph.Where(corner(0, 1), at(1), graph.Where(corner(1, 0), at(wq), at(wq+1))))
+	// Window j of row pair i starts at 2*wq*i + 2*j.
+	wp := wq / 2
+	starts := make([]int64, r*wp)
+	for i := range r {
+		for j := range wp {
+			starts[i*wp+j] = int64(2*wq)*int64(i) + int64(2*j)
+		}
+	}
+	idx := graph.Add(indexConst(g, dtype, starts, dims...), offset)
+	return graph.Reshape(idx, append(slices.Clone(outDims), 1)...)
+}
+
+// indexDType is the dtype of indices into a tensor of size elements: int32 while
+// they fit, int64 beyond.
+func indexDType(size int64) dtypes.DType {
+	if size <= math.MaxInt32 {
+		return dtypes.Int32
+	}
+	return dtypes.Int64
+}
+
+// indexScalar is v as a scalar tensor of the index dtype.
+func indexScalar(dtype dtypes.DType, v int64) *tensors.Tensor {
+	if dtype == dtypes.Int32 {
+		return tensors.FromScalar(int32(v))
+	}
+	return tensors.FromScalar(v)
+}
+
+// indexConst is a constant of indices, in dtype (indexDType of the tensor indexed).
+func indexConst(g *graph.Graph, dtype dtypes.DType, values []int64, dims ...int) *graph.Node {
+	if dtype == dtypes.Int64 {
+		return graph.Const(g, tensors.FromFlatDataAndDimensions(values, dims...))
+	}
+	v := make([]int32, len(values))
+	for i, x := range values {
+		v[i] = int32(x)
+	}
+	return graph.Const(g, tensors.FromFlatDataAndDimensions(v, dims...))
 }

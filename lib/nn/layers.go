@@ -58,31 +58,19 @@ func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 // On the pure-Go backend, applied to ReLU(Conv2D(...)) as in the article's model, it
 // pools the convolution's grid and applies the bias and the ReLU after the pool (the
 // same values, a quarter of the work), with a hand-written gradient (grid.go);
-// elsewhere it is a reshape and a max over each window. On the XLA backends it is
-// GoMLX's MaxPool.
+// elsewhere it is GoMLX's MaxPool. Where a window holds its maximum more than once,
+// the gradient goes to the first in row-major order, as in PyTorch and XLA.
 func MaxPool2x2(x *Node) *Node {
 	if x.Rank() != 4 {
 		panic(fmt.Errorf("nn.MaxPool2x2: input must be [batch, height, width, channels], got %s", x.Shape()))
-	}
-	if formulationOf(x.Graph()) == xlaForm {
-		return record(maxPool2x2XLA(x), "maxpool2x2")
 	}
 	if in := reluInput(x); in != nil {
 		if gr := gridOf(in); gr != nil && gr.bias != nil {
 			return record(poolReLUGrid(gr), "maxpool2x2")
 		}
 	}
-	d := x.Shape().Dimensions
-	b, h, w, c := d[0], d[1], d[2], d[3]
-	if h%2 != 0 || w%2 != 0 {
-		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, h-h%2), graph.AxisRange(0, w-w%2), graph.AxisRange())
-		h, w = h-h%2, w-w%2
-	}
-	// Row pairs (a middle axis), then column pairs: two reductions of contiguous
-	// blocks, which the Go backend runs faster than one over both axes.
-	x = graph.ReduceMax(graph.Reshape(x, b*h/2, 2, w*c), 1)
-	x = graph.ReduceMax(graph.Reshape(x, b*h/2*w/2, 2, c), 1)
-	return record(graph.Reshape(x, b, h/2, w/2, c), "maxpool2x2")
+	// Elsewhere GoMLX's MaxPool: its gradient goes to each window's first maximum.
+	return record(maxPool2x2XLA(x), "maxpool2x2")
 }
 
 // Linear is a fully connected layer with bias (PyTorch's nn.Linear), initialised as

@@ -1,0 +1,128 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"testing"
+
+	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gopherdl/gopherdl/lib/data/embedded"
+)
+
+// fashionImages returns n Fashion-MNIST test images as float64 [n, size, size, c]
+// in [0, 1]: channel j of image i is image i*c+j, centred on a black size x size
+// canvas (size >= 28), so the images keep their black backgrounds.
+func fashionImages(t *testing.T, n, size, c int) *tensors.Tensor {
+	t.Helper()
+	_, test := embedded.MustLoad()
+	v := make([]float64, n*size*size*c)
+	off := (size - 28) / 2
+	for i := range n {
+		for j := range c {
+			px, _ := test.Image(i*c + j)
+			for y := range 28 {
+				for x := range 28 {
+					v[((i*size+y+off)*size+x+off)*c+j] = float64(px[y*28+x]) / 255
+				}
+			}
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(v, n, size, size, c)
+}
+
+// netGradients runs Net(10) with formulation f on the pure-Go backend and returns
+// the logits, then the gradients of a fixed projection of them with respect to the
+// images and to every weight (sorted by path), in float64.
+func netGradients(t *testing.T, store *model.Store, f formulation, images, proj *tensors.Tensor) (names []string, out []*tensors.Tensor) {
+	t.Helper()
+	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+		g := x.Graph()
+		useFormulation(g, f)
+		store.SetTraining(g, true) // weights as parameters, not constants
+		logits := Net(10)(scope, x)
+		loss := graph.ReduceAllSum(graph.Mul(logits, graph.Const(g, proj)))
+		nodes := []*graph.Node{x}
+		names = []string{"images"}
+		for _, v := range sortedVariables(scope) {
+			nodes = append(nodes, v.NodeValue(g))
+			names = append(names, v.Path())
+		}
+		return append([]*graph.Node{logits}, graph.Gradient(loss, nodes...)...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	if out, err = exec.Call(images); err != nil {
+		t.Fatal(err)
+	}
+	return names, out
+}
+
+// TestPoolGradientTies checks that the Go formulation's max-pool gradient goes to
+// the first maximum of each 2x2 window in row-major order, as PyTorch's and XLA's
+// do (GoMLX's MaxPool, SelectAndScatter on the Go backend): every gradient of Net
+// agrees with the XLA formulation's on inputs full of ties, real Fashion-MNIST
+// images on their black backgrounds (1x28x28, and three of them as the channels of
+// a 3x32x32 image) and constant images, where a uniform region makes every window
+// of conv2's input tie.
+func TestPoolGradientTies(t *testing.T) {
+	cases := []struct {
+		name   string
+		images *tensors.Tensor
+	}{
+		{"fashion 1x28x28", fashionImages(t, 4, 28, 1)},
+		{"fashion 3x32x32", fashionImages(t, 4, 32, 3)},
+		{"constant 1x28x28", constImages(4, 28, 1, 0.5)},
+		{"zeros 3x32x32", constImages(4, 32, 3, 0)},
+	}
+	for _, tc := range cases {
+		store := model.NewStore()
+		proj := randFloat64(newRand(21, 22), tc.images.Shape().Dimensions[0], 10)
+		names, grid := netGradients(t, store, gridForm, tc.images, proj)
+		_, xla := netGradients(t, store, xlaForm, tc.images, proj)
+		for i := range grid {
+			what := "logits"
+			if i > 0 {
+				what = "gradient of " + names[i-1]
+			}
+			a, b := tensors.MustCopyFlatData[float64](grid[i]), tensors.MustCopyFlatData[float64](xla[i])
+			worst, at := 0.0, 0
+			for j := range a {
+				if d := math.Abs(a[j]-b[j]) / (1 + math.Abs(b[j])); d > worst {
+					worst, at = d, j
+				}
+			}
+			if worst > 1e-9 {
+				t.Errorf("%s, %s: element %d is %g on the Go formulation, %g with GoMLX's MaxPool", tc.name, what, at, a[at], b[at])
+			}
+		}
+	}
+}
+
+func constImages(n, size, c int, v float64) *tensors.Tensor {
+	d := make([]float64, n*size*size*c)
+	for i := range d {
+		d[i] = v
+	}
+	return tensors.FromFlatDataAndDimensions(d, n, size, size, c)
+}
+
+func newRand(a, b uint64) *rand.Rand { return rand.New(rand.NewPCG(a, b)) }
+
+// sortedVariables lists scope's trainable variables by path.
+func sortedVariables(scope *model.Scope) []*model.Variable {
+	var vars []*model.Variable
+	for v := range scope.IterVariables() {
+		if v.Trainable {
+			vars = append(vars, v)
+		}
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	return vars
+}
