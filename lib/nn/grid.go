@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -319,9 +318,11 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 // Forward: a max over row pairs ([groups*f*bg*hq/2, 2, wq], the middle axis), then
 // over column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
 // G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
-// sums of G; y gets G at the first position of each window, in row-major order,
+// sums of G; y gets up(G) at the first position of each window, in row-major order,
 // that holds the maximum (PyTorch's and XLA's choice where a window ties, as a
-// uniform region of an image makes it), by one ScatterSum of G at those positions.
+// uniform region of an image makes it), up being the 2x2 nearest upsampling, done
+// as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair and column pair at
+// once); the first maximum is found with one more product (firstOf).
 func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	d := y.Shape().Dimensions
 	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
@@ -332,6 +333,13 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			for col := range w / 2 {
 				mask[(i*hp+r)*wp+col] = 1
 			}
+		}
+	}
+	up := make([]float64, wp*2*wq)
+	for j := range wp {
+		for t := range 2 {
+			up[j*2*wq+t*wq+2*j] = 1
+			up[j*2*wq+t*wq+2*j+1] = 1
 		}
 	}
 	// Every node that the gradient reuses keeps one shape: the Go backend copies a
@@ -351,40 +359,42 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			zero := zeroOf(y)
 			gz := graph.Where(graph.GreaterThan(out, zero), v, zero)
 			db := graph.ReduceSum(graph.ReduceSum(gz, 2, 3, 4), 0)
-			idx := firstMaxIndices(y3, pooled, []int{groups, f, bg, hp, wp})
-			zeros := graph.Zeros(y.Graph(), shapes.Make(y.DType(), y.Shape().Size()))
-			dy := graph.BackendScatterSum(zeros, idx, gz, 5, nil, []int{0}, []int{0}, true, true)
+			u := constOf(y, up, wp, 2*wq)
+			upsample := func(t *graph.Node) *graph.Node {
+				return graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil)
+			}
+			// e is 1 where y holds its window's maximum; first is then negative only at
+			// each window's first such position (see firstOf).
+			e := graph.Where(graph.Equal(y3, graph.Reshape(upsample(pooled), groups*f*bg*hp, 2, wq)), graph.OnesLike(zero), zero)
+			first := graph.MatMul(graph.Reshape(e, groups*f*bg*hp, 2*wq), constOf(y, firstOf(wq), 2*wq, 2*wq))
+			dy := graph.Where(graph.LessThan(first, zero), graph.Reshape(upsample(gz), groups*f*bg*hp, 2*wq), zero)
 			return []*graph.Node{graph.Reshape(dy, d...), db}
 		})
 }
 
-// firstMaxIndices returns, for the 2x2 windows of y3 [r, 2, wq] (row pairs, then
-// columns) whose maxima are pooled (r*wq/2 values), the flat position in y3 of each
-// window's first maximum in row-major order, shaped outDims (pooled's values as
-// [groups, f, bg, hp, wp]) plus a last axis of 1 (ScatterSum's index vector): top left, else top right, else bottom left, else
-// bottom right.
-func firstMaxIndices(y3, pooled *graph.Node, outDims []int) *graph.Node {
-	d := y3.Shape().Dimensions
-	r, wq := d[0], d[2]
-	dims := pooled.Shape().Dimensions
-	corner := func(row, col int) *graph.Node {
-		c := graph.Slice(y3, graph.AxisRange(), graph.AxisElem(row), graph.AxisRange(col).Stride(2))
-		return graph.Equal(graph.Reshape(c, dims...), pooled)
-	}
-	dtype := indexDType(int64(r) * 2 * int64(wq))
-	g := y3.Graph()
-	at := func(offset int) *graph.Node { return graph.Const(g, indexScalar(dtype, int64(offset))) }
-	offset := graph.Where(corner(0, 0), at(0), graph.Where(corner(0, 1), at(1), graph.Where(corner(1, 0), at(wq), at(wq+1))))
-	// Window j of row pair i starts at 2*wq*i + 2*j.
-	wp := wq / 2
-	starts := make([]int64, r*wp)
-	for i := range r {
-		for j := range wp {
-			starts[i*wp+j] = int64(2*wq)*int64(i) + int64(2*j)
+// firstOf is the [2*wq, 2*wq] matrix F that marks the first maximum of each 2x2
+// window in a row pair of wq columns (the window's positions in row-major order:
+// top left, top right, bottom left, bottom right). With e the row pair's 0/1
+// indicator of the positions holding their window's maximum, (e·F)[p] is twice the
+// number of maxima before p in p's window, less e[p]: negative exactly where e[p]
+// is 1 and no maximum comes before it.
+func firstOf(wq int) []float64 {
+	n := 2 * wq
+	order := func(p int) (window, rank int) { return (p % wq) / 2, 2*(p/wq) + p%2 }
+	f := make([]float64, n*n)
+	for q := range n {
+		wqw, rq := order(q)
+		for p := range n {
+			wpw, rp := order(p)
+			switch {
+			case q == p:
+				f[q*n+p] = -1
+			case wqw == wpw && rq < rp:
+				f[q*n+p] = 2
+			}
 		}
 	}
-	idx := graph.Add(indexConst(g, dtype, starts, dims...), offset)
-	return graph.Reshape(idx, append(slices.Clone(outDims), 1)...)
+	return f
 }
 
 // indexDType is the dtype of indices into a tensor of size elements: int32 while
