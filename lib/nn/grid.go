@@ -167,13 +167,7 @@ func gridToImages(data *graph.Node, h, w int) *graph.Node {
 			if hq != h || wq != w {
 				// The crop is a Gather of the b*h rows' first w*c values: GoMLX cannot
 				// differentiate a Pad with negative paddings (see withGradient).
-				starts := make([]int32, 0, b*h)
-				for i := range b {
-					for y := range h {
-						starts = append(starts, int32((i*hq+y)*wq*c))
-					}
-				}
-				idx := graph.Const(x.Graph(), tensors.FromFlatDataAndDimensions(starts, b*h, 1))
+				idx := indexConst(x.Graph(), indexDType(int64(b)*int64(hq*wq*c)), cropStarts(b, h, hq, wq*c), b*h, 1)
 				x = graph.BackendGather(graph.Reshape(x, -1), idx, 1, []int{1}, nil, []int{0}, []int{w * c}, true)
 				x = graph.Reshape(x, b, h, w, c)
 			}
@@ -186,6 +180,19 @@ func gridToImages(data *graph.Node, h, w int) *graph.Node {
 			}
 			return []*graph.Node{graph.Reshape(t, groups, c, bg, hq, wq)}
 		})
+}
+
+// cropStarts returns where each of the b*h image rows starts in b images of hq rows
+// of rowLen values: the crop's gather indices, in int64 (a batch's activations may
+// hold more than 2^31 values).
+func cropStarts(b, h, hq, rowLen int) []int64 {
+	starts := make([]int64, 0, b*h)
+	for i := range b {
+		for y := range h {
+			starts = append(starts, (int64(i)*int64(hq)+int64(y))*int64(rowLen))
+		}
+	}
+	return starts
 }
 
 // channelsFirst transposes [b, h, w, c] to [c, b, h, w], as one 2-D transpose.
@@ -262,34 +269,20 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 	}
 	bg, hq, wq := d[2]-2, d[3], d[4]
 	f := weights.Shape().Dimensions[3]
-	k, n, lb, p := kernel*kernel*c, bg*ho*wq, d[2]*hq*wq, kernel/2
+	k, n := kernel*kernel*c, bg*ho*wq
 	// One run per image of its first ho rows when that leaves out zero rows, else
 	// one run for all the group's images.
 	runs, run := bg, ho*wq
 	if ho == hq {
 		runs, run = 1, n
 	}
-	starts := make([]int32, 0, groups*k*runs)
-	for g := range groups {
-		for dy := range kernel {
-			for dx := range kernel {
-				for ch := range c {
-					block := g*c + ch
-					if channelMajor {
-						block = ch*groups + g
-					}
-					for i := range runs {
-						starts = append(starts, int32(block*lb+(i+1)*hq*wq+(dy-p)*wq+(dx-p)))
-					}
-				}
-			}
-		}
-	}
+	starts := convStarts(groups, c, kernel, runs, d[2], hq, wq, channelMajor)
+	dtype := indexDType(int64(xp.Shape().Size()))
 	var colsT, w2, idx *graph.Node
 	return withGradient([]*graph.Node{xp, weights},
 		func(in []*graph.Node) *graph.Node {
 			gr := xp.Graph()
-			idx = graph.Const(gr, tensors.FromFlatDataAndDimensions(starts, groups*k*runs, 1))
+			idx = indexConst(gr, dtype, starts, groups*k*runs, 1)
 			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{run}, false)
 			colsT = graph.Reshape(colsT, groups, k, n)
 			w2 = graph.Reshape(in[1], k, f)
@@ -306,6 +299,33 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 			dxp := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, groups*k*runs, run), 1, []int{1}, nil, []int{0}, false, false)
 			return []*graph.Node{graph.Reshape(dxp, d...), dw}
 		})
+}
+
+// convStarts returns the gather indices of convGrid's runs in the flattened padded
+// grid [groups, c, bg2, hq, wq] ([c, groups, ...] when channelMajor), bg2 = bg+2
+// images per group: for each group, kernel offset (dy, dx) and channel, the start of
+// each of the runs (one per image, or one for the group), in int64 (the grid may
+// hold more than 2^31 values).
+func convStarts(groups, c, kernel, runs, bg2, hq, wq int, channelMajor bool) []int64 {
+	p := kernel / 2
+	lb := int64(bg2) * int64(hq) * int64(wq)
+	starts := make([]int64, 0, groups*kernel*kernel*c*runs)
+	for g := range groups {
+		for dy := range kernel {
+			for dx := range kernel {
+				for ch := range c {
+					block := g*c + ch
+					if channelMajor {
+						block = ch*groups + g
+					}
+					for i := range runs {
+						starts = append(starts, int64(block)*lb+int64((i+1)*hq*wq+(dy-p)*wq+(dx-p)))
+					}
+				}
+			}
+		}
+	}
+	return starts
 }
 
 // poolReLU is ReLU(MaxPool2x2(y) + bias) of a convolution's raw grid output y

@@ -3,9 +3,11 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -125,4 +127,29 @@ func sortedVariables(scope *model.Scope) []*model.Variable {
 	}
 	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
 	return vars
+}
+
+// TestIndicesPast2To31 checks the gather indices of a convolution's and a crop's
+// grid when it holds more than 2^31 values: int64, and exact (an int32 would wrap).
+// Only the indices are computed: a few per image, never the grid itself.
+func TestIndicesPast2To31(t *testing.T) {
+	// 2^21 images per group of 32x32 grids, 2 channels, a 1x1 kernel, one run per
+	// group: channel 1 starts past 2^31.
+	const bg, hq, wq = 1 << 21, 32, 32
+	lb := int64(bg+2) * hq * wq
+	starts := convStarts(1, 2, 1, 1, bg+2, hq, wq, false)
+	if want := []int64{hq * wq, lb + hq*wq}; !slices.Equal(starts, want) || want[1] <= math.MaxInt32 {
+		t.Errorf("conv starts %v, want %v (past 2^31)", starts, want)
+	}
+	if got := indexDType(2 * lb); got != dtypes.Int64 {
+		t.Errorf("indices into %d values: %s, want int64", 2*lb, got)
+	}
+	if got := indexDType(math.MaxInt32); got != dtypes.Int32 {
+		t.Errorf("indices into 2^31-1 values: %s, want int32", got)
+	}
+	// 1024 images of 32 rows of 32x4096 values: the last row starts near 2^32.
+	crop := cropStarts(1024, 32, 32, 32*4096)
+	if last, want := crop[len(crop)-1], int64(1024*32-1)*32*4096; last != want || want <= math.MaxInt32 {
+		t.Errorf("last crop start %d, want %d", last, want)
+	}
 }
