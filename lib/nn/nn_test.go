@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute/gobackend"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/layers/activation"
@@ -286,5 +287,30 @@ func TestFormulationsAgree(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSummarizeRunsNothing checks that Summarize learns the shapes from the graph
+// being built: no weight is initialised (an initialiser's graph is built only to
+// run it), and a model whose computation would fail when run is summarised.
+func TestSummarizeRunsNothing(t *testing.T) {
+	initialised := false
+	fn := func(scope *Scope, x *Node) *Node {
+		scope = scope.WithInitializer(func(g *graph.Graph, s shapes.Shape) *graph.Node {
+			initialised = true
+			return graph.Zeros(g, s)
+		})
+		x = Linear(scope.In("fc"), Flatten(x), 3)
+		x = graph.Add(x, scope.VariableWithShape("shift", shapes.Make(x.DType(), 1, 3)).NodeValue(x.Graph()))
+		// A gather out of range would fail at run time on the Go backend.
+		idx := graph.Const(x.Graph(), tensors.FromFlatDataAndDimensions([]int32{1 << 30}, 1, 1))
+		return graph.Add(x, graph.Reshape(graph.BackendGather(graph.Reshape(x, -1), idx, 1, nil, []int{0}, []int{0}, []int{1}, false), 1, 1))
+	}
+	s, err := Summarize(fn, data.Shape{Channels: 1, Height: 4, Width: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if initialised || s.Total != 16*3+3+3 || len(s.Layers) != 2 {
+		t.Errorf("initialised %v, summary:\n%s", initialised, s)
 	}
 }
