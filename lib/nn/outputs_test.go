@@ -216,8 +216,7 @@ func TestLayerOutputsAgreeAcrossFormulations(t *testing.T) {
 	store := model.NewStore()
 	images := randFloat64(rand.New(rand.NewPCG(15, 16)), 2, 10, 6, 1)
 	run := func(f formulation) (names []string, out []*tensors.Tensor) {
-		exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
-			useFormulation(x.Graph(), f)
+		exec, err := model.NewExec(backendFor(f), store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
 			store.SetTraining(x.Graph(), true) // weights as parameters, not constants
 			_, layers := LayerOutputs(scope, x, Net(4))
 			nodes := make([]*graph.Node, len(layers))
@@ -230,7 +229,8 @@ func TestLayerOutputsAgreeAcrossFormulations(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer exec.Finalize()
-		if out, err = exec.Call(images); err != nil {
+		defer rehome(store)
+		if out, err = exec.Call(onHost(images)); err != nil {
 			t.Fatal(err)
 		}
 		return names, out

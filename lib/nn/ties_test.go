@@ -7,6 +7,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
@@ -42,9 +43,8 @@ func fashionImages(t *testing.T, n, size, c int) *tensors.Tensor {
 // images and to every weight (sorted by path), in float64.
 func netGradients(t *testing.T, store *model.Store, f formulation, images, proj *tensors.Tensor) (names []string, out []*tensors.Tensor) {
 	t.Helper()
-	exec, err := model.NewExec(gobackend.GetBackend(), store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
+	exec, err := model.NewExec(backendFor(f), store, func(scope *model.Scope, x *graph.Node) []*graph.Node {
 		g := x.Graph()
-		useFormulation(g, f)
 		store.SetTraining(g, true) // weights as parameters, not constants
 		logits := Net(10)(scope, x)
 		loss := graph.ReduceAllSum(graph.Mul(logits, graph.Const(g, proj)))
@@ -60,7 +60,8 @@ func netGradients(t *testing.T, store *model.Store, f formulation, images, proj 
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	if out, err = exec.Call(images); err != nil {
+	defer rehome(store)
+	if out, err = exec.Call(onHost(images)); err != nil {
 		t.Fatal(err)
 	}
 	return names, out
@@ -151,5 +152,37 @@ func TestIndicesPast2To31(t *testing.T) {
 	crop := cropStarts(1024, 32, 32, 32*4096)
 	if last, want := crop[len(crop)-1], int64(1024*32-1)*32*4096; last != want || want <= math.MaxInt32 {
 		t.Errorf("last crop start %d, want %d", last, want)
+	}
+}
+
+// renamed is a backend under another name than its own.
+type renamed struct{ compute.Backend }
+
+func (renamed) String() string { return "go, under another name" }
+
+// backendFor returns the pure-Go backend for f: itself for the grid formulation,
+// and under another name for the XLA one, which the layers then take (GoMLX's
+// Convolve, MaxPool and generic gradients, which the Go backend also runs). The
+// tests compare the two formulations on one backend this way.
+func backendFor(f formulation) compute.Backend {
+	if f == gridForm {
+		return gobackend.GetBackend()
+	}
+	return renamed{gobackend.GetBackend()}
+}
+
+// onHost returns a copy of x that no backend holds yet: a tensor sent to one
+// backend cannot go to another.
+func onHost(x *tensors.Tensor) *tensors.Tensor { return tensors.MustFromAnyValue(x.Value()) }
+
+// rehome replaces the values of store's variables by copies that no backend holds
+// yet, so that the next graph may run on another backend (backendFor).
+func rehome(store *model.Store) {
+	for v := range store.IterVariables() {
+		if v.HasValue() {
+			if err := v.SetValue(onHost(v.MustValue())); err != nil {
+				panic(err)
+			}
+		}
 	}
 }
