@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -12,34 +13,14 @@ import (
 )
 
 // This file is the formulation of the convolution and pooling layers for GoMLX's
-// pure-Go backend. That backend runs matrix products (AVX-512/AVX2), gathers,
-// scatter-adds, pads and element-wise ops fast, but copies slices element by element,
-// transposes large power-of-two shaped matrices slowly and has only plain-loop
-// convolution and pooling. So the layers run on "grids":
-//
-//   - An activation [b, h, w, c] is held channels first, its batch split into groups
-//     of images: [groups, c, b/groups, hq, wq], each image on an hq x wq grid,
-//     hq >= h+k/2 and wq >= w+k/2, both even, the rows and columns beyond h and w
-//     zero. In the flattened images those zero rows and columns are also the padding
-//     of the next image's top rows and the next row's left column, so with one zero
-//     image before the first and after the last of each group, every k x k
-//     neighbourhood of a grid position is the grid position plus a fixed offset.
-//   - A convolution's im2col matrix, transposed ([groups, k*k*c, b/groups*hq*wq]), is
-//     then one Gather of contiguous runs; its product with the kernel, batched over
-//     the groups, gives the output channels first on the same grid (positions outside
-//     h x w hold partial sums that are ignored). The gradients need no transpose of
-//     anything large: the weights' is dY·colsᵀ with both contracted axes last, the
-//     input's is W·dY scattered back by one ScatterSum of the same runs.
-//   - Max-pooling of a grid is two reductions over adjacent pairs (rows, then
-//     columns); the bias and the ReLU are applied after the pool (max commutes with
-//     both), then a mask zeroes the positions outside h/2 x w/2, which makes the
-//     result the next convolution's input grid. The gradient upsamples the pooled
-//     values and their gradients with one small matrix product each and routes each
-//     gradient to the window positions holding the maximum.
-//
-// Conv2D and MaxPool2x2 still return ordinary [b, h, w, c] nodes (converted from the
-// grid, with a transpose); they record their grid in the graph, and the next layer
-// uses the grid instead: a conversion nobody uses is never computed.
+// pure-Go backend, whose own convolution and pooling are plain loops but whose
+// matrix products, gathers and scatter-adds are fast. Activations are held channels
+// first on "grids" of zero-padded images ([groups, c, b/groups, hq, wq]), on which a
+// convolution's im2col matrix is one Gather of contiguous runs and the convolution
+// one batched matrix product, with no transpose of anything large in the gradients
+// (convGrid says how). Conv2D and MaxPool2x2 return ordinary [b, h, w, c] nodes and
+// record their grid; the next layer uses the grid, and a conversion nobody uses is
+// never computed.
 
 // grid is the Go formulation's form of a [b, h, w, c] activation.
 type grid struct {
@@ -51,17 +32,15 @@ type grid struct {
 	bias *graph.Node
 }
 
-// gridGroups is how many groups of images the Go formulation splits a batch into
-// (when the batch size allows it): every matrix product is then batched, one batch
-// item per group. The backend splits a batched product between its workers by batch
-// item when there are at least twice as many items as workers (4 suits 2 cores);
-// an unbatched product with a small output, like a weight gradient, it splits by
-// output rows, each worker packing the whole other operand again.
-var gridGroups = 4
-
-// groupsFor returns how many groups a batch of b images is split into.
+// groupsFor returns how many groups a batch of b images is split into, each
+// group one batch item of every matrix product: the backend splits a batched
+// product between its workers by batch item when it has at least twice as many
+// items as workers (an unbatched one with a small output, like a weight gradient,
+// it splits by output rows, each worker packing the whole other operand again). So
+// twice the cores the process may use, but at least 8 images a group (each group
+// carries two zero images), and a divisor of b.
 func groupsFor(b int) int {
-	for g := gridGroups; g > 1; g-- {
+	for g := min(2*runtime.GOMAXPROCS(0), max(b/8, 1)); g > 1; g-- {
 		if b%g == 0 {
 			return g
 		}
