@@ -362,11 +362,11 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			upsample := func(t *graph.Node) *graph.Node {
 				return graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil)
 			}
-			// e is 1 where y holds its window's maximum; first is then negative only at
-			// each window's first such position (see firstOf).
+			// e is 1 where y holds its window's maximum; first is then 1 at each
+			// window's first such position and 0 elsewhere (see firstOf).
 			e := graph.Where(graph.Equal(y3, graph.Reshape(upsample(pooled), groups*f*bg*hp, 2, wq)), graph.OnesLike(zero), zero)
-			first := graph.MatMul(graph.Reshape(e, groups*f*bg*hp, 2*wq), constOf(y, firstOf(wq), 2*wq, 2*wq))
-			dy := graph.Where(graph.LessThan(first, zero), graph.Reshape(upsample(gz), groups*f*bg*hp, 2*wq), zero)
+			first := graph.Max(graph.MatMul(graph.Reshape(e, groups*f*bg*hp, 2*wq), constOf(y, firstOf(wq), 2*wq, 2*wq)), zero)
+			dy := graph.Mul(graph.Reshape(upsample(gz), groups*f*bg*hp, 2*wq), first)
 			return []*graph.Node{graph.Reshape(dy, d...), db}
 		})
 }
@@ -374,9 +374,9 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 // firstOf is the [2*wq, 2*wq] matrix F that marks the first maximum of each 2x2
 // window in a row pair of wq columns (the window's positions in row-major order:
 // top left, top right, bottom left, bottom right). With e the row pair's 0/1
-// indicator of the positions holding their window's maximum, (e·F)[p] is twice the
-// number of maxima before p in p's window, less e[p]: negative exactly where e[p]
-// is 1 and no maximum comes before it.
+// indicator of the positions holding their window's maximum, (e·F)[p] is e[p] less
+// twice the number of maxima before p in p's window: 1 where e[p] is 1 and no
+// maximum comes before it, 0 or less everywhere else.
 func firstOf(wq int) []float64 {
 	n := 2 * wq
 	order := func(p int) (window, rank int) { return (p % wq) / 2, 2*(p/wq) + p%2 }
@@ -387,9 +387,9 @@ func firstOf(wq int) []float64 {
 			wpw, rp := order(p)
 			switch {
 			case q == p:
-				f[q*n+p] = -1
+				f[q*n+p] = 1
 			case wqw == wpw && rq < rp:
-				f[q*n+p] = 2
+				f[q*n+p] = -2
 			}
 		}
 	}
