@@ -7,6 +7,7 @@ package backend
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -68,7 +69,7 @@ func New(name string) (*Backend, error) {
 	}
 	switch {
 	case name == "go" || strings.HasPrefix(name, "go:"):
-		cfg := strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":")
+		cfg := goConfig(strings.TrimPrefix(strings.TrimPrefix(name, "go"), ":"))
 		b, err := gobackend.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("backend %q: %w", name, err)
@@ -89,6 +90,24 @@ func New(name string) (*Backend, error) {
 		return &Backend{Compute: b, ID: "xla:" + plugin, Note: note}, nil
 	}
 	return nil, fmt.Errorf("backend %q: want go, xla:cpu, xla:cuda or auto", name)
+}
+
+// goConfig returns the pure-Go backend's configuration for the options given
+// ("go:OPTIONS"): num_executors, the goroutines that run a graph's ready ops at
+// once, is the number of cores the process may use unless given. GoMLX's default of
+// 8 oversubscribes a small machine, where the extra executors only contend with the
+// matrix products' own workers.
+func goConfig(opts string) string {
+	for _, o := range strings.Split(opts, ",") {
+		if strings.HasPrefix(o, "num_executors=") {
+			return opts
+		}
+	}
+	n := fmt.Sprintf("num_executors=%d", runtime.GOMAXPROCS(0))
+	if opts == "" {
+		return n
+	}
+	return n + "," + opts
 }
 
 // MustNew is New for notebooks: it panics on error.

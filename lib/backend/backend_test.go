@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -50,5 +52,27 @@ func TestDefaultIsSharedUntilReplaced(t *testing.T) {
 	}
 	if d, _ := Default(); d != c {
 		t.Error("a failed SetDefault replaced the default")
+	}
+}
+
+// TestGoExecutorsFollowTheCores checks that the pure-Go backend runs as many op
+// executors as the process has cores, unless the name sets num_executors.
+func TestGoExecutorsFollowTheCores(t *testing.T) {
+	executors := func(name string) int64 {
+		b, err := New(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The Go backend's type is internal to GoMLX: its field is read by name.
+		return reflect.ValueOf(b.Compute).Elem().FieldByName("NumExecutors").Int()
+	}
+	if got, want := executors("go"), int64(runtime.GOMAXPROCS(0)); got != want {
+		t.Errorf("go: %d executors, want %d (GOMAXPROCS)", got, want)
+	}
+	if got := executors("go:num_executors=3"); got != 3 {
+		t.Errorf("go:num_executors=3: %d executors", got)
+	}
+	if got, want := executors("go:ops_sequential"), int64(runtime.GOMAXPROCS(0)); got != want {
+		t.Errorf("go:ops_sequential: %d executors, want %d", got, want)
 	}
 }

@@ -15,16 +15,16 @@
 //     layers work on channels-first grids (grid.go): each image on a grid with zero
 //     rows and columns that double as the next image's padding, so the transposed
 //     im2col matrix is one gather of contiguous runs and the convolution one matrix
-//     product (batched over four groups of images, which the backend splits between
-//     its workers without repacking), with no transpose of anything large in the
-//     gradients either. A max-pool after ReLU after Conv2D, as in Net, pools the
+//     product (batched over groups of images, twice as many as the cores, which the
+//     backend splits between its workers without repacking), with no transpose of
+//     anything large in the gradients either. A max-pool after ReLU after Conv2D, as in Net, pools the
 //     convolution's grid and applies the bias and the ReLU after the pool (the same
 //     values, a quarter of the work). Conv2D, MaxPool2x2 and Linear have hand-written
 //     gradients there (withGradient in fused.go), tested against float64 central
 //     differences, and the two formulations are tested to agree.
 //
-// On the Go backend a max-pool's gradient goes to every position of a window that
-// holds the maximum: ties, which a uniform region of an image (a black background)
-// can produce, are not broken, where PyTorch and XLA give the gradient to one
-// position only.
+// On every backend a max-pool's gradient goes to the first position of each 2x2
+// window, in row-major order, that holds the window's maximum, as PyTorch's and XLA's
+// do: ties are common (a black background makes whole regions of conv2's input
+// equal), and the gradients match PyTorch's there too (TestPoolGradientTies).
 package nn

@@ -26,21 +26,11 @@ func (f formulation) String() string {
 	return "xla"
 }
 
-// formulationKey keys a graph's formulation override (see useFormulation).
-type formulationKey struct{}
-
-// formulationOf returns the formulation for the layers built in g: the one set with
-// useFormulation, else gridForm on the pure-Go backend and xlaForm on any other.
+// formulationOf returns the formulation for the layers built in g: gridForm on the
+// pure-Go backend, xlaForm on any other.
 func formulationOf(g *graph.Graph) formulation {
-	if f, ok := g.State(formulationKey{}).(formulation); ok {
-		return f
-	}
 	if b := g.Backend(); b != nil && b.String() == gobackend.BackendName {
 		return gridForm
 	}
 	return xlaForm
 }
-
-// useFormulation makes the layers built in g use f whatever the backend; the tests
-// use it to run both formulations on the pure-Go backend.
-func useFormulation(g *graph.Graph, f formulation) { g.AttachState(formulationKey{}, f) }

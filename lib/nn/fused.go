@@ -43,12 +43,9 @@ func withGradient(inputs []*graph.Node, fwd func(in []*graph.Node) *graph.Node,
 
 // linearFused is Linear's computation: x [b, in], weights [in, out], biases [out] ->
 // [b, out]. Its gradient takes xᵀ·dY for the weights (transposing the small x once)
-// and dY·Wᵀ for x; GoMLX's generic gradient transposes the weights' gradient back
-// and copies x's through an identity transpose. GoMLX's nn.Dense, through the Go
-// backend's FusedDense and FusedDenseVJP (compute v0.1.14), measured no faster in
-// the article's CNN: the training step's CPU time 6 to 9 % higher on 3x32x32, and
-// no lower on 1x28x28 (three alternating runs of the training-step benchmark,
-// now lib/train's BenchmarkTrainStep; AMD EPYC, 2 cores).
+// and dY·Wᵀ for x, where GoMLX's generic gradient transposes the weights' gradient
+// back and copies x's through an identity transpose. (GoMLX's nn.Dense, with the Go
+// backend's fused kernels, was no faster here: see lib/train's BenchmarkTrainStep.)
 func linearFused(x, weights, biases *graph.Node) *graph.Node {
 	out := biases.Shape().Dimensions[0]
 	var xs, ws *graph.Node

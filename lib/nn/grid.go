@@ -2,6 +2,8 @@ package nn
 
 import (
 	"fmt"
+	"math"
+	"runtime"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -11,34 +13,14 @@ import (
 )
 
 // This file is the formulation of the convolution and pooling layers for GoMLX's
-// pure-Go backend. That backend runs matrix products (AVX-512/AVX2), gathers,
-// scatter-adds, pads and element-wise ops fast, but copies slices element by element,
-// transposes large power-of-two shaped matrices slowly and has only plain-loop
-// convolution and pooling. So the layers run on "grids":
-//
-//   - An activation [b, h, w, c] is held channels first, its batch split into groups
-//     of images: [groups, c, b/groups, hq, wq], each image on an hq x wq grid,
-//     hq >= h+k/2 and wq >= w+k/2, both even, the rows and columns beyond h and w
-//     zero. In the flattened images those zero rows and columns are also the padding
-//     of the next image's top rows and the next row's left column, so with one zero
-//     image before the first and after the last of each group, every k x k
-//     neighbourhood of a grid position is the grid position plus a fixed offset.
-//   - A convolution's im2col matrix, transposed ([groups, k*k*c, b/groups*hq*wq]), is
-//     then one Gather of contiguous runs; its product with the kernel, batched over
-//     the groups, gives the output channels first on the same grid (positions outside
-//     h x w hold partial sums that are ignored). The gradients need no transpose of
-//     anything large: the weights' is dY·colsᵀ with both contracted axes last, the
-//     input's is W·dY scattered back by one ScatterSum of the same runs.
-//   - Max-pooling of a grid is two reductions over adjacent pairs (rows, then
-//     columns); the bias and the ReLU are applied after the pool (max commutes with
-//     both), then a mask zeroes the positions outside h/2 x w/2, which makes the
-//     result the next convolution's input grid. The gradient upsamples the pooled
-//     values and their gradients with one small matrix product each and routes each
-//     gradient to the window positions holding the maximum.
-//
-// Conv2D and MaxPool2x2 still return ordinary [b, h, w, c] nodes (converted from the
-// grid, with a transpose); they record their grid in the graph, and the next layer
-// uses the grid instead: a conversion nobody uses is never computed.
+// pure-Go backend, whose own convolution and pooling are plain loops but whose
+// matrix products, gathers and scatter-adds are fast. Activations are held channels
+// first on "grids" of zero-padded images ([groups, c, b/groups, hq, wq]), on which a
+// convolution's im2col matrix is one Gather of contiguous runs and the convolution
+// one batched matrix product, with no transpose of anything large in the gradients
+// (convGrid says how). Conv2D and MaxPool2x2 return ordinary [b, h, w, c] nodes and
+// record their grid; the next layer uses the grid, and a conversion nobody uses is
+// never computed.
 
 // grid is the Go formulation's form of a [b, h, w, c] activation.
 type grid struct {
@@ -50,17 +32,15 @@ type grid struct {
 	bias *graph.Node
 }
 
-// gridGroups is how many groups of images the Go formulation splits a batch into
-// (when the batch size allows it): every matrix product is then batched, one batch
-// item per group. The backend splits a batched product between its workers by batch
-// item when there are at least twice as many items as workers (4 suits 2 cores);
-// an unbatched product with a small output, like a weight gradient, it splits by
-// output rows, each worker packing the whole other operand again.
-var gridGroups = 4
-
-// groupsFor returns how many groups a batch of b images is split into.
+// groupsFor returns how many groups a batch of b images is split into, each
+// group one batch item of every matrix product: the backend splits a batched
+// product between its workers by batch item when it has at least twice as many
+// items as workers (an unbatched one with a small output, like a weight gradient,
+// it splits by output rows, each worker packing the whole other operand again). So
+// twice the cores the process may use, but at least 8 images a group (each group
+// carries two zero images), and a divisor of b.
 func groupsFor(b int) int {
-	for g := gridGroups; g > 1; g-- {
+	for g := min(2*runtime.GOMAXPROCS(0), max(b/8, 1)); g > 1; g-- {
 		if b%g == 0 {
 			return g
 		}
@@ -166,13 +146,7 @@ func gridToImages(data *graph.Node, h, w int) *graph.Node {
 			if hq != h || wq != w {
 				// The crop is a Gather of the b*h rows' first w*c values: GoMLX cannot
 				// differentiate a Pad with negative paddings (see withGradient).
-				starts := make([]int32, 0, b*h)
-				for i := range b {
-					for y := range h {
-						starts = append(starts, int32((i*hq+y)*wq*c))
-					}
-				}
-				idx := graph.Const(x.Graph(), tensors.FromFlatDataAndDimensions(starts, b*h, 1))
+				idx := indexConst(x.Graph(), indexDType(int64(b)*int64(hq*wq*c)), cropStarts(b, h, hq, wq*c), b*h, 1)
 				x = graph.BackendGather(graph.Reshape(x, -1), idx, 1, []int{1}, nil, []int{0}, []int{w * c}, true)
 				x = graph.Reshape(x, b, h, w, c)
 			}
@@ -185,6 +159,19 @@ func gridToImages(data *graph.Node, h, w int) *graph.Node {
 			}
 			return []*graph.Node{graph.Reshape(t, groups, c, bg, hq, wq)}
 		})
+}
+
+// cropStarts returns where each of the b*h image rows starts in b images of hq rows
+// of rowLen values: the crop's gather indices, in int64 (a batch's activations may
+// hold more than 2^31 values).
+func cropStarts(b, h, hq, rowLen int) []int64 {
+	starts := make([]int64, 0, b*h)
+	for i := range b {
+		for y := range h {
+			starts = append(starts, (int64(i)*int64(hq)+int64(y))*int64(rowLen))
+		}
+	}
+	return starts
 }
 
 // channelsFirst transposes [b, h, w, c] to [c, b, h, w], as one 2-D transpose.
@@ -261,34 +248,20 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 	}
 	bg, hq, wq := d[2]-2, d[3], d[4]
 	f := weights.Shape().Dimensions[3]
-	k, n, lb, p := kernel*kernel*c, bg*ho*wq, d[2]*hq*wq, kernel/2
+	k, n := kernel*kernel*c, bg*ho*wq
 	// One run per image of its first ho rows when that leaves out zero rows, else
 	// one run for all the group's images.
 	runs, run := bg, ho*wq
 	if ho == hq {
 		runs, run = 1, n
 	}
-	starts := make([]int32, 0, groups*k*runs)
-	for g := range groups {
-		for dy := range kernel {
-			for dx := range kernel {
-				for ch := range c {
-					block := g*c + ch
-					if channelMajor {
-						block = ch*groups + g
-					}
-					for i := range runs {
-						starts = append(starts, int32(block*lb+(i+1)*hq*wq+(dy-p)*wq+(dx-p)))
-					}
-				}
-			}
-		}
-	}
+	starts := convStarts(groups, c, kernel, runs, d[2], hq, wq, channelMajor)
+	dtype := indexDType(int64(xp.Shape().Size()))
 	var colsT, w2, idx *graph.Node
 	return withGradient([]*graph.Node{xp, weights},
 		func(in []*graph.Node) *graph.Node {
 			gr := xp.Graph()
-			idx = graph.Const(gr, tensors.FromFlatDataAndDimensions(starts, groups*k*runs, 1))
+			idx = indexConst(gr, dtype, starts, groups*k*runs, 1)
 			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{run}, false)
 			colsT = graph.Reshape(colsT, groups, k, n)
 			w2 = graph.Reshape(in[1], k, f)
@@ -307,6 +280,33 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 		})
 }
 
+// convStarts returns the gather indices of convGrid's runs in the flattened padded
+// grid [groups, c, bg2, hq, wq] ([c, groups, ...] when channelMajor), bg2 = bg+2
+// images per group: for each group, kernel offset (dy, dx) and channel, the start of
+// each of the runs (one per image, or one for the group), in int64 (the grid may
+// hold more than 2^31 values).
+func convStarts(groups, c, kernel, runs, bg2, hq, wq int, channelMajor bool) []int64 {
+	p := kernel / 2
+	lb := int64(bg2) * int64(hq) * int64(wq)
+	starts := make([]int64, 0, groups*kernel*kernel*c*runs)
+	for g := range groups {
+		for dy := range kernel {
+			for dx := range kernel {
+				for ch := range c {
+					block := g*c + ch
+					if channelMajor {
+						block = ch*groups + g
+					}
+					for i := range runs {
+						starts = append(starts, int64(block)*lb+int64((i+1)*hq*wq+(dy-p)*wq+(dx-p)))
+					}
+				}
+			}
+		}
+	}
+	return starts
+}
+
 // poolReLU is ReLU(MaxPool2x2(y) + bias) of a convolution's raw grid output y
 // [groups, f, bg, hq, wq] (hq, wq even) valid over h x w: [groups, f, bg, hq/2, wq/2],
 // zero outside the valid h/2 x w/2 (PyTorch's floor mode drops an odd last row or
@@ -317,10 +317,11 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 // Forward: a max over row pairs ([groups*f*bg*hq/2, 2, wq], the middle axis), then
 // over column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
 // G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
-// sums of G; y gets up(G) where y equals up(pooled), up being the 2x2 nearest
-// upsampling, done as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair
-// and column pair at once). Every position of a window holding the maximum gets the
-// gradient: ties (a uniform region of an image) are not broken.
+// sums of G; y gets up(G) at the first position of each window, in row-major order,
+// that holds the maximum (PyTorch's and XLA's choice where a window ties, as a
+// uniform region of an image makes it), up being the 2x2 nearest upsampling, done
+// as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair and column pair at
+// once); the first maximum is found with one more product (firstOf).
 func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 	d := y.Shape().Dimensions
 	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
@@ -359,9 +360,67 @@ func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
 			db := graph.ReduceSum(graph.ReduceSum(gz, 2, 3, 4), 0)
 			u := constOf(y, up, wp, 2*wq)
 			upsample := func(t *graph.Node) *graph.Node {
-				return graph.Reshape(graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil), groups*f*bg*hp, 2, wq)
+				return graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil)
 			}
-			dy := graph.Where(graph.Equal(y3, upsample(pooled)), upsample(gz), zero)
+			// e is 1 where y holds its window's maximum; first is then 1 at each
+			// window's first such position and 0 elsewhere (see firstOf).
+			e := graph.Where(graph.Equal(y3, graph.Reshape(upsample(pooled), groups*f*bg*hp, 2, wq)), graph.OnesLike(zero), zero)
+			first := graph.Max(graph.MatMul(graph.Reshape(e, groups*f*bg*hp, 2*wq), constOf(y, firstOf(wq), 2*wq, 2*wq)), zero)
+			dy := graph.Mul(graph.Reshape(upsample(gz), groups*f*bg*hp, 2*wq), first)
 			return []*graph.Node{graph.Reshape(dy, d...), db}
 		})
+}
+
+// firstOf is the [2*wq, 2*wq] matrix F that marks the first maximum of each 2x2
+// window in a row pair of wq columns (the window's positions in row-major order:
+// top left, top right, bottom left, bottom right). With e the row pair's 0/1
+// indicator of the positions holding their window's maximum, (e·F)[p] is e[p] less
+// twice the number of maxima before p in p's window: 1 where e[p] is 1 and no
+// maximum comes before it, 0 or less everywhere else.
+func firstOf(wq int) []float64 {
+	n := 2 * wq
+	order := func(p int) (window, rank int) { return (p % wq) / 2, 2*(p/wq) + p%2 }
+	f := make([]float64, n*n)
+	for q := range n {
+		wqw, rq := order(q)
+		for p := range n {
+			wpw, rp := order(p)
+			switch {
+			case q == p:
+				f[q*n+p] = 1
+			case wqw == wpw && rq < rp:
+				f[q*n+p] = -2
+			}
+		}
+	}
+	return f
+}
+
+// indexDType is the dtype of indices into a tensor of size elements: int32 while
+// they fit, int64 beyond.
+func indexDType(size int64) dtypes.DType {
+	if size <= math.MaxInt32 {
+		return dtypes.Int32
+	}
+	return dtypes.Int64
+}
+
+// indexScalar is v as a scalar tensor of the index dtype.
+func indexScalar(dtype dtypes.DType, v int64) *tensors.Tensor {
+	if dtype == dtypes.Int32 {
+		return tensors.FromScalar(int32(v))
+	}
+	return tensors.FromScalar(v)
+}
+
+// indexConst is a constant of indices, in dtype (indexDType of the tensor indexed).
+func indexConst(g *graph.Graph, dtype dtypes.DType, values []int64, dims ...int) *graph.Node {
+	if dtype == dtypes.Int64 {
+		return graph.Const(g, tensors.FromFlatDataAndDimensions(values, dims...))
+	}
+	v := make([]int32, len(values))
+	for i, x := range values {
+		v[i] = int32(x)
+	}
+	return graph.Const(g, tensors.FromFlatDataAndDimensions(v, dims...))
 }

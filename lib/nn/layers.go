@@ -6,12 +6,14 @@ import (
 
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/initializer"
 )
 
 // torchUniform returns PyTorch's default initialiser for Conv2d and Linear:
-// uniform in [-1/sqrt(fanIn), 1/sqrt(fanIn)], for weights and biases alike.
+// uniform in [-1/sqrt(fanIn), 1/sqrt(fanIn)], for weights and biases alike (the
+// scope's initialiser, which GoMLX's layers use too).
 // Using it keeps plain SGD at lr 0.01 on the same footing as the PyTorch walkthrough.
 func torchUniform(scope *model.Scope, fanIn int) *model.Scope {
 	bound := 1 / math.Sqrt(float64(fanIn))
@@ -26,7 +28,7 @@ func torchUniform(scope *model.Scope, fanIn int) *model.Scope {
 //
 // On the pure-Go backend it runs as one gather and one matrix product on a
 // channels-first grid, with hand-written gradients (grid.go); on the XLA backends it
-// is GoMLX's Convolve (xla.go).
+// is GoMLX's layers.Convolution, which makes the same variables.
 func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 	if x.Rank() != 4 {
 		panic(fmt.Errorf("nn.Conv2D: input must be [batch, height, width, channels], got %s", x.Shape()))
@@ -34,21 +36,19 @@ func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 	if kernel%2 != 1 {
 		panic(fmt.Errorf("nn.Conv2D: kernel must be odd for same padding, got %d", kernel))
 	}
-	outer := scope
-	scope = scope.In("conv")
 	g := x.Graph()
 	c := x.Shape().Dimensions[3]
-	scope = torchUniform(scope, kernel*kernel*c)
-	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), kernel, kernel, c, filters))
-	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), filters))
-	weights, biases := wVar.NodeValue(g), bVar.NodeValue(g)
+	init := torchUniform(scope, kernel*kernel*c)
 	var y *Node
-	if formulationOf(g) == gridForm {
-		y = conv2DGrid(x, weights, biases, kernel)
+	if formulationOf(g) == xlaForm {
+		y = layers.Convolution(init, x).Filters(filters).KernelSize(kernel).PadSame().Done()
 	} else {
-		y = conv2DXLA(x, weights, biases)
+		conv := init.In("conv")
+		weights := conv.VariableWithShape("weights", shapes.Make(x.DType(), kernel, kernel, c, filters)).NodeValue(g)
+		biases := conv.VariableWithShape("biases", shapes.Make(x.DType(), filters)).NodeValue(g)
+		y = conv2DGrid(x, weights, biases, kernel)
 	}
-	return record(y, "conv2d", outer)
+	return record(y, "conv2d", scope)
 }
 
 // MaxPool2x2 is a 2x2 max-pool with stride 2 (PyTorch's MaxPool2d(2, 2)) on
@@ -58,52 +58,40 @@ func Conv2D(scope *Scope, x *Node, filters, kernel int) *Node {
 // On the pure-Go backend, applied to ReLU(Conv2D(...)) as in the article's model, it
 // pools the convolution's grid and applies the bias and the ReLU after the pool (the
 // same values, a quarter of the work), with a hand-written gradient (grid.go);
-// elsewhere it is a reshape and a max over each window. On the XLA backends it is
-// GoMLX's MaxPool.
+// elsewhere it is GoMLX's MaxPool. Where a window holds its maximum more than once,
+// the gradient goes to the first in row-major order, as in PyTorch and XLA.
 func MaxPool2x2(x *Node) *Node {
 	if x.Rank() != 4 {
 		panic(fmt.Errorf("nn.MaxPool2x2: input must be [batch, height, width, channels], got %s", x.Shape()))
-	}
-	if formulationOf(x.Graph()) == xlaForm {
-		return record(maxPool2x2XLA(x), "maxpool2x2")
 	}
 	if in := reluInput(x); in != nil {
 		if gr := gridOf(in); gr != nil && gr.bias != nil {
 			return record(poolReLUGrid(gr), "maxpool2x2")
 		}
 	}
-	d := x.Shape().Dimensions
-	b, h, w, c := d[0], d[1], d[2], d[3]
-	if h%2 != 0 || w%2 != 0 {
-		x = graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, h-h%2), graph.AxisRange(0, w-w%2), graph.AxisRange())
-		h, w = h-h%2, w-w%2
-	}
-	// Row pairs (a middle axis), then column pairs: two reductions of contiguous
-	// blocks, which the Go backend runs faster than one over both axes.
-	x = graph.ReduceMax(graph.Reshape(x, b*h/2, 2, w*c), 1)
-	x = graph.ReduceMax(graph.Reshape(x, b*h/2*w/2, 2, c), 1)
-	return record(graph.Reshape(x, b, h/2, w/2, c), "maxpool2x2")
+	// Elsewhere GoMLX's MaxPool: its gradient goes to each window's first maximum.
+	return record(maxPool2x2XLA(x), "maxpool2x2")
 }
 
 // Linear is a fully connected layer with bias (PyTorch's nn.Linear), initialised as
 // PyTorch does. x is [batch, features]; the result is [batch, outputs]. It creates
-// "weights" [features, outputs] and "biases" [outputs] in a "dense" sub-scope.
+// "weights" [features, outputs] and "biases" [outputs] in a "dense" sub-scope. On
+// the XLA backends it is GoMLX's layers.Dense, which makes the same variables; on
+// the pure-Go backend a product with a hand-written gradient (fused.go).
 func Linear(scope *Scope, x *Node, outputs int) *Node {
 	if x.Rank() != 2 {
 		panic(fmt.Errorf("nn.Linear: input must be [batch, features], got %s", x.Shape()))
 	}
-	outer := scope
-	scope = scope.In("dense")
 	g := x.Graph()
-	in := x.Shape().Dimensions[x.Rank()-1]
-	scope = torchUniform(scope, in)
-	wVar := scope.VariableWithShape("weights", shapes.Make(x.DType(), in, outputs))
-	bVar := scope.VariableWithShape("biases", shapes.Make(x.DType(), outputs))
-	weights, biases := wVar.NodeValue(g), bVar.NodeValue(g)
+	in := x.Shape().Dimensions[1]
+	init := torchUniform(scope, in)
 	if formulationOf(g) == xlaForm {
-		return record(linearXLA(x, weights, biases), "linear", outer)
+		return record(layers.Dense(init, x, true, outputs), "linear", scope)
 	}
-	return record(linearFused(x, weights, biases), "linear", outer)
+	dense := init.In("dense")
+	weights := dense.VariableWithShape("weights", shapes.Make(x.DType(), in, outputs)).NodeValue(g)
+	biases := dense.VariableWithShape("biases", shapes.Make(x.DType(), outputs)).NodeValue(g)
+	return record(linearFused(x, weights, biases), "linear", scope)
 }
 
 // Flatten reshapes [batch, ...] to [batch, product of the rest].

@@ -10,11 +10,9 @@ import (
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gopherdl/gopherdl/lib/data"
-	"github.com/gopherdl/gopherdl/lib/progress"
 )
 
 // Layer is one row of a Summary.
@@ -43,11 +41,11 @@ func (s Summary) String() string {
 	for _, l := range s.Layers {
 		p := ""
 		if l.Params > 0 {
-			p = progress.Thousands(l.Params)
+			p = thousands(l.Params)
 		}
 		row(l.Name, fmtShape(l.Output), p)
 	}
-	fmt.Fprintf(&b, "Total trainable parameters: %s\n", progress.Thousands(s.Total))
+	fmt.Fprintf(&b, "Total trainable parameters: %s\n", thousands(s.Total))
 	return b.String()
 }
 
@@ -62,42 +60,34 @@ func fmtShape(d []int) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-type recRow struct {
-	kind  string
-	scope string
-	shape []int
+// thousands formats n with commas between groups of three digits: 545,098.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
-var (
-	recMu     sync.Mutex
-	recorders = map[*graph.Graph]*[]recRow{}
-)
-
-// record notes a layer's output while Summarize or LayerOutputs builds a graph;
+// record notes a layer's output while LayerOutputs or Summarize builds a graph;
 // otherwise it only returns x.
 func record(x *graph.Node, kind string, scope ...*model.Scope) *graph.Node {
 	noteLayer(x, kind, scope)
-	recMu.Lock()
-	defer recMu.Unlock()
-	rows, ok := recorders[x.Graph()]
-	if !ok {
-		return x
-	}
-	r := recRow{kind: kind, shape: x.Shape().Dimensions}
-	if len(scope) > 0 {
-		r.scope = scope[0].Scope()
-	}
-	*rows = append(*rows, r)
 	return x
 }
 
-// summaryBackend computes summaries: shapes and parameter counts are the same on
-// every backend, and the pure-Go one is always there.
+// summaryBackend builds the summaries' graphs: shapes and parameter counts are the
+// same on every backend, and the pure-Go one is always there.
 var summaryBackend = sync.OnceValues(func() (compute.Backend, error) { return gobackend.New("") })
 
-// Summarize builds fn for one image of the given shape and returns its layer table.
-// It uses a fresh store (the caller's model is not touched) and GoMLX's pure-Go
-// backend, whatever backend the model trains on.
+// Summarize builds fn's graph for one image of the given shape and returns its
+// layer table, from the shapes GoMLX infers while building it: nothing is run, and
+// no weight is initialised. It uses a fresh store (the caller's model is not
+// touched) and GoMLX's pure-Go backend, whatever backend the model trains on.
 func Summarize(fn ModelFn, shape data.Shape) (Summary, error) {
 	if err := shape.Validate(); err != nil {
 		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
@@ -107,37 +97,27 @@ func Summarize(fn ModelFn, shape data.Shape) (Summary, error) {
 		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
 	}
 	store := model.NewStore()
-	var rows []recRow
+	var list []noted
 	exec, err := model.NewExec(backend, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
-		recMu.Lock()
-		recorders[x.Graph()] = &rows
-		recMu.Unlock()
-		defer func() {
-			recMu.Lock()
-			delete(recorders, x.Graph())
-			recMu.Unlock()
-		}()
+		g := x.Graph()
+		g.AttachState(layerOutputsKey{}, &list)
+		defer g.AttachState(layerOutputsKey{}, nil)
 		return fn(scope, x)
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("nn.Summarize: %w", err)
 	}
-	in := tensors.FromShape(shapes.Make(dtypes.Float32, 1, shape.Height, shape.Width, shape.Channels))
 	defer exec.Finalize()
-	out, err := exec.Call(in)
-	for _, t := range out {
-		t.FinalizeAll()
-	}
-	if err != nil {
+	if _, err := exec.Compile(shapes.Make(dtypes.Float32, 1, shape.Height, shape.Width, shape.Channels)); err != nil {
 		return Summary{}, fmt.Errorf("nn.Summarize: building the model for input %s: %w", shape, err)
 	}
 	s := Summary{Input: shape}
-	for _, r := range rows {
-		l := Layer{Name: r.kind, Output: r.shape}
-		if r.scope != "" {
-			l.Name = r.scope + " " + r.kind
+	for _, n := range list {
+		l := Layer{Name: n.kind, Output: n.node.Shape().Dimensions}
+		if n.scope != "" {
+			l.Name = n.scope + " " + n.kind
 			for v := range store.IterVariables() {
-				if v.Trainable && (v.Scope() == r.scope || strings.HasPrefix(v.Scope(), r.scope+"/")) {
+				if v.Trainable && (v.Scope() == n.scope || strings.HasPrefix(v.Scope(), n.scope+"/")) {
 					l.Params += v.Shape().Size()
 				}
 			}

@@ -10,7 +10,6 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/gopherdl/gopherdl/lib/data"
 	"github.com/gopherdl/gopherdl/lib/nn"
@@ -139,8 +138,8 @@ func copyValues(name string, t *tensors.Tensor) (Values, error) {
 // "/conv1/conv/weights" ([kernel, kernel, input channels, filters]),
 // "/conv1/conv/biases", "/fc1/dense/weights" ([inputs, outputs]), ... (the leading
 // "/" may be left out). An unknown path is an error that lists the model's
-// variables. A model's variables exist once it has run: after Fit, Evaluate, Predict
-// or Load.
+// variables. A model's variables exist once it has run: after Fit, Evaluate, Predict,
+// Load or Gradients.
 func (m *Model) Variable(path string) (Values, error) {
 	if !strings.HasPrefix(path, model.ScopeSeparator) {
 		path = model.ScopeSeparator + path
@@ -150,18 +149,9 @@ func (m *Model) Variable(path string) (Values, error) {
 	if m.closed {
 		return Values{}, fmt.Errorf("model variable %q: %w", path, ErrClosed)
 	}
-	v := m.store.GetVariable(path)
-	if v == nil || !v.HasValue() {
-		var have []string
-		for v := range m.store.IterVariables() {
-			if v.Trainable && v.HasValue() && !strings.HasPrefix(v.Scope(), model.ScopeSeparator+optimizer.Scope) {
-				have = append(have, fmt.Sprintf("%s %v", v.Path(), v.Shape().Dimensions))
-			}
-		}
-		if len(have) == 0 {
-			return Values{}, fmt.Errorf("model variable %q: the model has no variables yet: they are made when it first runs (Fit, Evaluate, Predict or Load)", path)
-		}
-		return Values{}, fmt.Errorf("model variable %q: no such variable; the model has %s", path, strings.Join(have, ", "))
+	v, err := m.lookup(path)
+	if err != nil {
+		return Values{}, err
 	}
 	t, err := v.Value()
 	if err != nil {

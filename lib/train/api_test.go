@@ -181,10 +181,10 @@ func TestCheckpointKeepsTheSchedule(t *testing.T) {
 		t.Errorf("resume with Normalize changed: %v; want a refusal naming it", err)
 	}
 
-	// A ScheduleFunc cannot be saved: continuing needs it set again.
+	// A Schedule type of one's own cannot be saved: continuing needs it set again.
 	fdir := t.TempDir()
 	cfg4 := quickConfig(1)
-	cfg4.Schedule = ScheduleFunc(func(e int) float64 { return 0.01 })
+	cfg4.Schedule = fixedRate{}
 	cfg4.CheckpointDir = fdir
 	if _, err := newModel(t, cfg4).Fit(context.Background(), tr, te); err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestCheckpointKeepsTheSchedule(t *testing.T) {
 	}
 	l4.Config.Quiet = true
 	if _, err := l4.FitMore(context.Background(), 1, tr, te); err == nil || !strings.Contains(err.Error(), "custom schedule") {
-		t.Errorf("continuing a ScheduleFunc run without it: %v", err)
+		t.Errorf("continuing a custom schedule run without it: %v", err)
 	}
 }
 
@@ -343,3 +343,8 @@ func TestRecoveredPanicsKeepTheirCause(t *testing.T) {
 		t.Errorf("scalar(0.5) = %v, %v", v, err)
 	}
 }
+
+// fixedRate is a custom Schedule, one that checkpoints cannot hold.
+type fixedRate struct{}
+
+func (fixedRate) LR(int) float64 { return 0.01 }

@@ -52,14 +52,14 @@ func (st *state) shape() data.Shape {
 	return st.Shape
 }
 
-// EpochDir is the name of the folder of an epoch's checkpoint (1-based) inside a
+// epochDir is the name of the folder of an epoch's checkpoint (1-based) inside a
 // checkpoint folder: "epoch-0007".
-func EpochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
+func epochDir(epoch int) string { return fmt.Sprintf("epoch-%04d", epoch) }
 
 var epochName = regexp.MustCompile(`^epoch-[0-9]+$`)
 
 // epochOf returns the epoch of a checkpoint folder's name ("epoch-0007": 7, from
-// EpochDir, or a path ending in it), and whether the name is one: "epoch-"
+// epochDir, or a path ending in it), and whether the name is one: "epoch-"
 // followed by digits only.
 func epochOf(name string) (epoch int, ok bool) {
 	name = filepath.Base(name)

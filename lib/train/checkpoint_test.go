@@ -37,8 +37,8 @@ func TestEpochOf(t *testing.T) {
 			t.Errorf("epochOf(%q) = %d: want no epoch", name, n)
 		}
 	}
-	if n, ok := epochOf(EpochDir(10000)); !ok || n != 10000 {
-		t.Errorf("epochOf(EpochDir(10000)) = %d, %v", n, ok)
+	if n, ok := epochOf(epochDir(10000)); !ok || n != 10000 {
+		t.Errorf("epochOf(epochDir(10000)) = %d, %v", n, ok)
 	}
 }
 
@@ -91,7 +91,7 @@ func TestOnlyEpochFoldersCount(t *testing.T) {
 		t.Errorf("LatestCheckpoint = %q, want epoch-10000", got)
 	}
 	epochs, _ := listEpochs(dir)
-	want := []string{EpochDir(best), "epoch-9999", "epoch-10000"}
+	want := []string{epochDir(best), "epoch-9999", "epoch-10000"}
 	if !slices.Equal(epochs, want) {
 		t.Errorf("checkpoints %v after saving 9999 and 10000; want %v (the best epoch and the newest 2)", epochs, want)
 	}

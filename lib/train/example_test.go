@@ -97,7 +97,7 @@ func ExampleLatestCheckpoint() {
 		return
 	}
 	defer os.RemoveAll(dir)
-	for _, name := range []string{train.EpochDir(9999), train.EpochDir(10000), "epoch-10000.bak"} {
+	for _, name := range []string{"epoch-9999", "epoch-10000", "epoch-10000.bak"} {
 		os.Mkdir(filepath.Join(dir, name), 0o755)
 	}
 	fmt.Println(filepath.Base(train.LatestCheckpoint(dir)))

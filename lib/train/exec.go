@@ -21,7 +21,10 @@ type execs struct {
 	first    sync.Mutex  // held by a first call
 	infer    *model.Exec // images -> log-probabilities
 	saliency *model.Exec // images -> saliency maps, predicted classes, log-probabilities
-	ran      map[ranKey]bool
+	grads    *model.Exec // images, labels -> loss, gradients (Model.Gradients)
+	// gradNames are the paths of the variables whose gradients grads returns.
+	gradNames *[]string
+	ran       map[ranKey]bool
 }
 
 type ranKey struct {
@@ -56,12 +59,12 @@ func (e *execs) run(exec *model.Exec, x *tensors.Tensor) ([]*tensors.Tensor, err
 func (e *execs) close() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, x := range []*model.Exec{e.infer, e.saliency} {
+	for _, x := range []*model.Exec{e.infer, e.saliency, e.grads} {
 		if x != nil {
 			x.Finalize()
 		}
 	}
-	e.infer, e.saliency, e.ran = nil, nil, nil
+	e.infer, e.saliency, e.grads, e.ran = nil, nil, nil, nil
 }
 
 // inferExec returns the graph of the log-probabilities, made on first use.

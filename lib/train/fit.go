@@ -127,7 +127,7 @@ func (m *Model) setup(trainDS, evalDS *data.Dataset, more int) (*run, error) {
 	}
 	cfg := m.Config
 	if m.customSchedule && cfg.Schedule == nil {
-		return nil, fmt.Errorf("this run used a custom schedule (a ScheduleFunc), which checkpoints cannot hold: set Config.Schedule again to continue it")
+		return nil, fmt.Errorf("this run used a custom schedule (a Schedule type of its own), which checkpoints cannot hold: set Config.Schedule again to continue it")
 	}
 	if len(m.History) > 0 && (m.Norm != nil) != cfg.Normalize {
 		return nil, fmt.Errorf("the model was trained with Normalize %v; it cannot continue with Normalize %v (the inputs would change meaning)", m.Norm != nil, cfg.Normalize)

@@ -37,7 +37,7 @@ func LoadBest(dir string, fn ...nn.ModelFn) (*Model, error) {
 	}
 	folder := latest
 	if st.BestEpoch != 0 {
-		folder = filepath.Join(dir, EpochDir(st.BestEpoch))
+		folder = filepath.Join(dir, epochDir(st.BestEpoch))
 	}
 	m, err := loadFolder(dir, folder, fn)
 	if err != nil {

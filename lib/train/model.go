@@ -31,7 +31,7 @@ type Config struct {
 	StepSize int     `json:"step_size"`
 	Gamma    float64 `json:"gamma"`
 	// Schedule, when set, replaces StepLR. StepLR, Cosine and Constant are saved with
-	// the checkpoints; a ScheduleFunc cannot be, and must be set again to continue.
+	// the checkpoints; a Schedule type of your own cannot be, and must be set again to continue.
 	Schedule Schedule `json:"-"`
 	// Seed fixes the initial weights (as New found it) and the shuffling: a run
 	// repeats on one backend.
@@ -91,8 +91,8 @@ func (c Config) schedule() Schedule {
 // Model is a model function with its weights, the classes and image shape it takes,
 // its input normalisation and its training history.
 //
-// Predict, PredictBatch, Explain, Saliency, SaliencyImage, Evaluate, EvalStep,
-// Activations and Variable may be called from several goroutines at once, and run
+// Predict, PredictBatch, Explain, Saliency, Evaluate, EvalStep, Activations and
+// Variable may be called from several goroutines at once, and run
 // at the same time. Training
 // (Fit, FitMore, Step), SetLearningRate, Save and Close take the model for
 // themselves: the other calls wait for them, and they wait for the calls running.
@@ -124,7 +124,7 @@ type Model struct {
 
 	trainer        *gomlxtrain.Trainer
 	trainerOpt     sgd  // the settings the trainer's graph was built with
-	customSchedule bool // the run used a ScheduleFunc, which checkpoints cannot hold
+	customSchedule bool // the run used a Schedule type of its own, which checkpoints cannot hold
 	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
 	layerCache     []nn.Layer
 	loadedFrom     string // the epoch folder the weights were read from
@@ -148,7 +148,7 @@ var ErrDiverged = errors.New("training diverged")
 // ErrInterrupted is returned (wrapped) by Fit when its context is cancelled.
 var ErrInterrupted = errors.New("training interrupted")
 
-// errNotReady is the error of Predict, SaliencyImage, EvalStep and Save on a model
+// errNotReady is the error of Predict, Explain, EvalStep and Save on a model
 // that has neither trained nor been loaded, so knows no classes or input shape.
 var errNotReady = errors.New("the model has not been trained or loaded")
 

@@ -168,7 +168,7 @@ func TestLoadBestTrainsOnFromTheBest(t *testing.T) {
 func TestScheduleRatesAreChecked(t *testing.T) {
 	d := tinyData()
 	cfg := quickConfig(2)
-	cfg.Schedule = ScheduleFunc(func(e int) float64 { return 0.01 - 0.01*float64(e) })
+	cfg.Schedule = fallingRate{}
 	_, err := tinyModel(t, cfg).Fit(context.Background(), d, d)
 	if err == nil || !strings.Contains(err.Error(), "epoch 2: the schedule gives the learning rate 0") {
 		t.Errorf("a schedule reaching 0: %v", err)
@@ -204,3 +204,8 @@ func TestEvalStepOfAHandMadeBatch(t *testing.T) {
 		break
 	}
 }
+
+// fallingRate is a custom Schedule that reaches 0 at epoch 2.
+type fallingRate struct{}
+
+func (fallingRate) LR(e int) float64 { return 0.01 - 0.01*float64(e) }

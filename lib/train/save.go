@@ -58,7 +58,7 @@ func (m *Model) save(dir string) (err error) {
 	}
 	defer unlock()
 	removeLeftovers(dir)
-	name := EpochDir(len(m.History))
+	name := epochDir(len(m.History))
 	tmp, err := os.MkdirTemp(dir, tmpPrefix+name+"-*")
 	if err != nil {
 		return err

@@ -6,16 +6,12 @@ import (
 )
 
 // Schedule gives the learning rate of each epoch (0-based). It is applied before the
-// epoch starts, as PyTorch's scheduler.step() once per epoch.
+// epoch starts, as PyTorch's scheduler.step() once per epoch. StepLR, Constant and
+// Cosine are saved with the checkpoints; a type of your own with an LR method is a
+// custom schedule, which a checkpoint cannot hold.
 type Schedule interface {
 	LR(epoch int) float64
 }
-
-// ScheduleFunc adapts a function to a Schedule.
-type ScheduleFunc func(epoch int) float64
-
-// LR implements Schedule.
-func (f ScheduleFunc) LR(epoch int) float64 { return f(epoch) }
 
 // StepLR multiplies the rate by Gamma every StepSize epochs (PyTorch's StepLR).
 type StepLR struct {
@@ -57,8 +53,8 @@ func (c Cosine) LR(epoch int) float64 {
 
 // scheduleSpec is a Schedule as a checkpoint holds it.
 type scheduleSpec struct {
-	// Kind is "step_lr", "cosine", "constant", or "func" for a ScheduleFunc (or
-	// another Schedule type), which cannot be saved.
+	// Kind is "step_lr", "cosine", "constant", or "func" for another Schedule type, which
+	// cannot be saved.
 	Kind     string   `json:"kind"`
 	StepLR   *StepLR  `json:"step_lr,omitempty"`
 	Cosine   *Cosine  `json:"cosine,omitempty"`
