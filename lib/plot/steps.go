@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/gopherdl/gopherdl/lib/metrics"
 )
 
 // StepLossOptions are the optional parts of a StepLoss figure.
@@ -75,7 +77,7 @@ func StepLoss(title string, names []string, runs [][]float64, opt StepLossOption
 		if err != nil {
 			return nil, err
 		}
-		smooth, err := stepLine(r, trailingMean(r, window), col, 2)
+		smooth, err := stepLine(r, metrics.TrailingMean(r, window), col, 2)
 		if err != nil {
 			return nil, err
 		}
@@ -99,21 +101,6 @@ func StepLoss(title string, names []string, runs [][]float64, opt StepLossOption
 		drawLegend(dc, legend)
 		p.Draw(padded(draw.Crop(dc, 0, 0, 0, -legendHeight)))
 	}}, nil
-}
-
-// trailingMean is the mean of the last window values at each step (of all so far
-// for the first window-1 steps).
-func trailingMean(v []float64, window int) []float64 {
-	out := make([]float64, len(v))
-	sum := 0.0
-	for i, x := range v {
-		sum += x
-		if i >= window {
-			sum -= v[i-window]
-		}
-		out[i] = sum / float64(min(i+1, window))
-	}
-	return out
 }
 
 // stepLine is a line through (step, ys[step-1]) for steps from 1, ys being v when nil.
