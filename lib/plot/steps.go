@@ -95,11 +95,13 @@ func StepLoss(title string, names []string, runs [][]float64, opt StepLossOption
 	thick, _ := stepLine([]float64{0, 0}, nil, grey, 2)
 	legend = append(legend, legendEntry{name: "each step", thumbs: []plot.Thumbnailer{thin}},
 		legendEntry{name: fmt.Sprintf("mean of the last %d steps", window), thumbs: []plot.Thumbnailer{thick}})
-	return &Figure{Width: 20 * vg.Centimeter, Height: 10*vg.Centimeter + legendHeight, draw: func(dc draw.Canvas) {
+	width := 20 * vg.Centimeter
+	top := vg.Length(len(legendRows(legend, width-vg.Centimeter))) * legendHeight // the legend wraps with many runs
+	return &Figure{Width: width, Height: 10*vg.Centimeter + top, draw: func(dc draw.Canvas) {
 		dc.SetColor(white)
 		dc.Fill(dc.Rectangle.Path())
 		drawLegend(dc, legend)
-		p.Draw(padded(draw.Crop(dc, 0, 0, 0, -legendHeight)))
+		p.Draw(padded(draw.Crop(dc, 0, 0, 0, -top)))
 	}}, nil
 }
 
