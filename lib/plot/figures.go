@@ -182,25 +182,53 @@ type legendEntry struct {
 // legendHeight is the height of the legend row above a figure's panels.
 const legendHeight = 7 * vg.Millimeter
 
-// drawLegend draws the entries in one row, centred at the top of dc.
-func drawLegend(dc draw.Canvas, entries []legendEntry) {
+// legendStyle is the legend's text style.
+func legendStyle() text.Style {
 	sty := text.Style{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, YAlign: draw.YCenter}
 	sty.Font.Size = vg.Points(10)
-	thumb, gap := vg.Points(22), vg.Points(14)
-	var width vg.Length
+	return sty
+}
+
+// The legend's thumbnail width and the gap between entries.
+const legendThumb, legendGap = vg.Length(22), vg.Length(14)
+
+// legendRows splits the entries into rows no wider than width (each row holds at
+// least one entry), so that a long legend wraps instead of running off the figure.
+func legendRows(entries []legendEntry, width vg.Length) [][]legendEntry {
+	sty := legendStyle()
+	var rows [][]legendEntry
+	var used vg.Length
 	for _, e := range entries {
-		width += thumb + vg.Points(4) + sty.Width(e.name) + gap
-	}
-	x := (dc.Min.X+dc.Max.X)/2 - (width-gap)/2
-	y := dc.Max.Y - legendHeight/2
-	for _, e := range entries {
-		c := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: x, Y: y - vg.Points(4)}, Max: vg.Point{X: x + thumb, Y: y + vg.Points(4)}}}
-		for _, t := range e.thumbs {
-			t.Thumbnail(&c)
+		w := legendThumb + 4 + sty.Width(e.name)
+		if len(rows) == 0 || used+legendGap+w > width {
+			rows, used = append(rows, nil), -legendGap
 		}
-		x += thumb + vg.Points(4)
-		dc.FillText(sty, vg.Point{X: x, Y: y}, e.name)
-		x += sty.Width(e.name) + gap
+		rows[len(rows)-1] = append(rows[len(rows)-1], e)
+		used += legendGap + w
+	}
+	return rows
+}
+
+// drawLegend draws the entries in rows of legendHeight, each centred, from the top of
+// dc down, wrapping where a row would be wider than dc.
+func drawLegend(dc draw.Canvas, entries []legendEntry) {
+	sty := legendStyle()
+	for i, row := range legendRows(entries, dc.Max.X-dc.Min.X-vg.Centimeter) {
+		var width vg.Length
+		for _, e := range row {
+			width += legendThumb + 4 + sty.Width(e.name) + legendGap
+		}
+		x := (dc.Min.X+dc.Max.X)/2 - (width-legendGap)/2
+		y := dc.Max.Y - legendHeight/2 - vg.Length(i)*legendHeight
+		for _, e := range row {
+			c := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: x, Y: y - 4}, Max: vg.Point{X: x + legendThumb, Y: y + 4}}}
+			for _, t := range e.thumbs {
+				t.Thumbnail(&c)
+			}
+			x += legendThumb + 4
+			dc.FillText(sty, vg.Point{X: x, Y: y}, e.name)
+			x += sty.Width(e.name) + legendGap
+		}
 	}
 }
 

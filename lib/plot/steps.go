@@ -10,6 +10,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/gopherdl/gopherdl/lib/metrics"
 )
 
 // StepLossOptions are the optional parts of a StepLoss figure.
@@ -75,7 +77,7 @@ func StepLoss(title string, names []string, runs [][]float64, opt StepLossOption
 		if err != nil {
 			return nil, err
 		}
-		smooth, err := stepLine(r, trailingMean(r, window), col, 2)
+		smooth, err := stepLine(r, metrics.TrailingMean(r, window), col, 2)
 		if err != nil {
 			return nil, err
 		}
@@ -93,27 +95,14 @@ func StepLoss(title string, names []string, runs [][]float64, opt StepLossOption
 	thick, _ := stepLine([]float64{0, 0}, nil, grey, 2)
 	legend = append(legend, legendEntry{name: "each step", thumbs: []plot.Thumbnailer{thin}},
 		legendEntry{name: fmt.Sprintf("mean of the last %d steps", window), thumbs: []plot.Thumbnailer{thick}})
-	return &Figure{Width: 20 * vg.Centimeter, Height: 10*vg.Centimeter + legendHeight, draw: func(dc draw.Canvas) {
+	width := 20 * vg.Centimeter
+	top := vg.Length(len(legendRows(legend, width-vg.Centimeter))) * legendHeight // the legend wraps with many runs
+	return &Figure{Width: width, Height: 10*vg.Centimeter + top, draw: func(dc draw.Canvas) {
 		dc.SetColor(white)
 		dc.Fill(dc.Rectangle.Path())
 		drawLegend(dc, legend)
-		p.Draw(padded(draw.Crop(dc, 0, 0, 0, -legendHeight)))
+		p.Draw(padded(draw.Crop(dc, 0, 0, 0, -top)))
 	}}, nil
-}
-
-// trailingMean is the mean of the last window values at each step (of all so far
-// for the first window-1 steps).
-func trailingMean(v []float64, window int) []float64 {
-	out := make([]float64, len(v))
-	sum := 0.0
-	for i, x := range v {
-		sum += x
-		if i >= window {
-			sum -= v[i-window]
-		}
-		out[i] = sum / float64(min(i+1, window))
-	}
-	return out
 }
 
 // stepLine is a line through (step, ys[step-1]) for steps from 1, ys being v when nil.

@@ -5,12 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/vg"
 )
 
 func TestStepLoss(t *testing.T) {
-	if got := trailingMean([]float64{4, 2, 6, 0, 1}, 2); !slices.Equal(got, []float64{4, 3, 4, 3, 0.5}) {
-		t.Errorf("trailing mean over 2 steps: %v", got)
-	}
 	var labels []string
 	for _, tk := range (roundTicks{}).Ticks(0, 283) {
 		labels = append(labels, tk.Label)
@@ -55,5 +54,31 @@ func TestStepLoss(t *testing.T) {
 		if err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// Four runs with long names, as notebook 3 compares them, do not fit in one legend
+// row: the legend wraps onto a second row and the figure grows to hold it.
+func TestStepLossLegendWraps(t *testing.T) {
+	names := []string{"lr 0.01 (the article)", "lr 0.1", "lr 0.01 + momentum 0.9", "lr 0.01, He initialisation"}
+	runs := [][]float64{{2.3, 2.2}, {2.3, 1.9}, {2.3, 2.0}, {2.3, 1.5}}
+	one, err := StepLoss("one run", names[:1], runs[:1], StepLossOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, err := StepLoss("four runs", names, runs, StepLossOptions{Classes: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(four.Height-one.Height-legendHeight)) > 1e-6 {
+		t.Errorf("four runs: height %v, want one run's %v plus a legend row", four.Height, one.Height)
+	}
+	for _, row := range legendRows([]legendEntry{{name: names[2]}, {name: names[3]}, {name: "mean of the last 25 steps"}}, 5*vg.Centimeter) {
+		if len(row) != 1 {
+			t.Errorf("5 cm: a row of %d long entries, want 1 per row", len(row))
+		}
+	}
+	if _, err := four.PNG(72); err != nil {
+		t.Fatal(err)
 	}
 }
