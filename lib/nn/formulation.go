@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"fmt"
+
 	"github.com/gomlx/compute/gobackend"
 	"github.com/gomlx/gomlx/core/graph"
 )
@@ -44,3 +46,23 @@ func formulationOf(g *graph.Graph) formulation {
 // useFormulation makes the layers built in g use f whatever the backend; the tests
 // use it to run both formulations on the pure-Go backend.
 func useFormulation(g *graph.Graph, f formulation) { g.AttachState(formulationKey{}, f) }
+
+// WithFormulation returns fn with its layers written in the named formulation, "grid"
+// (the pure-Go backend's) or "xla" (the XLA backends'), whatever backend runs it;
+// "" keeps the backend's choice. Both compute the same function with the same
+// variables: it lets a test or a notebook check one against the other on one backend.
+// Another name panics when the model is built.
+func WithFormulation(fn ModelFn, name string) ModelFn {
+	return func(scope *Scope, images *Node) *Node {
+		switch name {
+		case "":
+		case gridForm.String():
+			useFormulation(images.Graph(), gridForm)
+		case xlaForm.String():
+			useFormulation(images.Graph(), xlaForm)
+		default:
+			panic(fmt.Errorf("nn.WithFormulation: formulation %q: want \"grid\" or \"xla\"", name))
+		}
+		return fn(scope, images)
+	}
+}
