@@ -22,6 +22,9 @@ import (
 // Model is a decoded ONNX file (ONNX's ModelProto).
 type Model = onnxpb.ModelProto
 
+// Graph is a model's graph (GraphProto): operators, weights, inputs and outputs.
+type Graph = onnxpb.GraphProto
+
 // Tensor is an ONNX tensor (TensorProto): a model's weights are initialisers of
 // this type.
 type Tensor = onnxpb.TensorProto

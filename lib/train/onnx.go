@@ -59,7 +59,7 @@ func (m *Model) ExportONNX(path string) error {
 
 // exporter builds an ONNX graph one operator at a time.
 type exporter struct {
-	g    *onnxpb.GraphProto
+	g    *onnx.Graph
 	last string // the tensor the next operator reads
 }
 
@@ -77,9 +77,9 @@ func (e *exporter) op(op, name string, weights []*onnx.Tensor, attrs ...*onnx.At
 }
 
 // onnxGraph is the model as an ONNX graph: normalisation, then each layer.
-func (m *Model) onnxGraph(layers []nn.Layer) (*onnxpb.GraphProto, error) {
+func (m *Model) onnxGraph(layers []nn.Layer) (*onnx.Graph, error) {
 	s := m.Shape
-	e := &exporter{g: &onnxpb.GraphProto{Name: proto.String("gopherdl")}, last: "images"}
+	e := &exporter{g: &onnx.Graph{Name: proto.String("gopherdl")}, last: "images"}
 	e.g.Input = []*onnx.ValueInfo{onnx.FloatValue("images", "batch", s.Channels, s.Height, s.Width)}
 	if n := m.Norm; n != nil {
 		e.op("Sub", "normalize/sub", []*onnx.Tensor{onnx.FloatTensor("mean", []int{1, s.Channels, 1, 1}, n.Mean)})
