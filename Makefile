@@ -98,6 +98,13 @@ serve: check-go
 	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (a minute or two)"; exit 1; }
 	$(GO) run ./cmd/serve -model $(OUT)/demo -addr $(ADDR)
 
+# A static site of the model of `make demo` in $(OUT)/web: the page, model.onnx and
+# model.json, run in the browser by onnxruntime-web. Any static file server serves it,
+# e.g. python3 -m http.server -d $(OUT)/web 8000.
+web: check-go npm
+	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (a minute or two)"; exit 1; }
+	$(GO) run ./cmd/web -model $(OUT)/demo -npm $(OUT)/npm -out $(OUT)/web
+
 # The model server under load on loopback: 32 clients for 20 s with batching on, then
 # off, beside the model's offline Evaluate speed. BENCH_SERVE_FLAGS adds flags, e.g.
 # BENCH_SERVE_FLAGS="-model out/demo -duration 30s".
