@@ -100,4 +100,3 @@ func copyFile(src, dst string) error {
 		return err
 	})
 }
-
