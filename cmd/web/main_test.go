@@ -52,6 +52,7 @@ func chromium(t *testing.T) string {
 // TestSiteMatchesPredict writes the site of a briefly trained model, serves the
 // folder with a plain static file server, uploads test images in headless
 // Chromium, and finds on the page the top 3 classes /v1/predict answers.
+// GOPHERDL_WEB_SCREENSHOT=page.png saves a screenshot of the page at the end.
 func TestSiteMatchesPredict(t *testing.T) {
 	browser := chromium(t)
 	if _, err := os.Stat(filepath.Join(onnx.NPMDir(), "node_modules", "onnxruntime-web")); err != nil {
@@ -131,6 +132,15 @@ func TestSiteMatchesPredict(t *testing.T) {
 		}
 	}
 	t.Logf("%d test images: the page's top 3 in order equal /v1/predict's", len(images))
+	if p := os.Getenv("GOPHERDL_WEB_SCREENSHOT"); p != "" { // for looking at the page
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(p, shot, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func browserContext(t *testing.T, path string) context.Context {
