@@ -87,9 +87,11 @@ test-notebooks: check-go check-notebooks
 		echo "FAIL notebooks/ changed during the notebook test (it runs in $(OUT)/notebooks):"; echo "$$changed"; exit 1; fi
 
 # Side by side with PyTorch (Debian: apt-get install python3-torch; skipped with a
-# message when torch is missing).
+# message when torch is missing). Rounds in which other processes used the CPU are
+# reported as contended and left out: run it on an otherwise idle machine. BENCH_FLAGS
+# adds flags, e.g. BENCH_FLAGS="-rounds 5 -steps 80 -retries 10 -peer-default".
 bench: check-go
-	$(GO) run ./bench
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 # The model of `make demo` behind HTTP (cmd/serve): the page on http://$(ADDR)/, the
 # API on /v1/predict, metrics on /metrics. Ctrl-C drains and stops it.

@@ -1,11 +1,25 @@
 // Command bench measures the article's CNN training and evaluation speed and peak
 // memory on gopherdl (GoMLX, the chosen backend) side by side with the same model in
-// PyTorch (torch_peer.py, Debian's python3-torch, 2 threads), on identical shapes and
-// batch size, alternating the two sides. Each side runs in its own process, so peak
-// RSS is each side's own.
+// PyTorch (torch_peer.py, Debian's python3-torch, as many threads as Go may use), on
+// identical shapes and batch size, alternating the sides. Each side runs in its own
+// process, so peak RSS is each side's own.
 //
-//	go run ./bench                  # 3x32x32 and 1x28x28, batch 64, 2 rounds
-//	go run ./bench -shapes 3x32x32 -rounds 3 -steps 80
+// A busy neighbour spoils such a comparison (PyTorch's OpenMP threads lose about half
+// their speed to one; the Go side barely moves), so every run of a side is watched:
+// the machine's busy CPU time from /proc/stat over the run, less the benchmark's own
+// (getrusage of this process and of the child it waited for), is what other processes
+// took. A round in which they took more than -quiet cores (a tenth of a core by
+// default) during any side is contended: it is counted, left out of the figures and
+// replaced by another round, -retries at most per shape, after waiting (-wait at
+// most) for the machine to be quiet. Best, median and spread come from
+// quiet rounds only; without one, no ratio is printed.
+//
+// PyTorch runs with glibc's malloc tuned (peerMalloc): with the defaults it spends
+// about 30 % of its time in the kernel on page faults on these machines.
+// -peer-default runs it with glibc's defaults too, as a third side.
+//
+//	go run ./bench                  # 3x32x32 and 1x28x28, batch 64, 3 quiet rounds
+//	go run ./bench -shapes 3x32x32 -rounds 5 -steps 80 -retries 10 -peer-default
 package main
 
 import (
@@ -44,24 +58,50 @@ type Result struct {
 // use, as the Go side's backend uses them.
 var threads = runtime.GOMAXPROCS(0)
 
+// peerMalloc is the environment the PyTorch side runs with: one malloc arena and
+// no mmap or trimming below 1 GB, so freed tensors are reused rather than returned
+// to the kernel and faulted in again on the next step.
+var peerMalloc = []string{"MALLOC_ARENA_MAX=1", "MALLOC_MMAP_THRESHOLD_=1000000000", "MALLOC_TRIM_THRESHOLD_=1000000000"}
+
+// options are the command's flags.
+type options struct {
+	shapes      []string
+	batch       int
+	steps       int
+	rounds      int
+	retries     int
+	quiet       float64
+	wait        time.Duration
+	backend     string
+	python      string
+	peer        string
+	peerDefault bool
+}
+
 func main() {
+	var o options
 	shapes := flag.String("shapes", "3x32x32,1x28x28", "comma-separated CxHxW shapes")
-	batch := flag.Int("batch", 64, "batch size")
-	steps := flag.Int("steps", 60, "timed steps per measurement")
-	rounds := flag.Int("rounds", 2, "alternating rounds (the median is reported)")
-	backend := flag.String("backend", "auto", "gopherdl backend")
+	flag.IntVar(&o.batch, "batch", 64, "batch size")
+	flag.IntVar(&o.steps, "steps", 60, "timed steps per measurement")
+	flag.IntVar(&o.rounds, "rounds", 3, "quiet alternating rounds wanted per shape")
+	flag.IntVar(&o.retries, "retries", 3, "rounds run, at most, per shape in place of contended ones")
+	flag.Float64Var(&o.quiet, "quiet", quietCores, "cores other processes may use during a round before it is contended")
+	flag.DurationVar(&o.wait, "wait", 30*time.Second, "after a contended round, wait this long at most for the machine to be quiet")
+	flag.StringVar(&o.backend, "backend", "auto", "gopherdl backend")
 	side := flag.String("side", "", "internal: run one Go measurement (CxHxW) and print JSON")
-	python := flag.String("python", "/usr/bin/python3", "Python with torch for the peer")
-	peer := flag.String("peer", "bench/torch_peer.py", "the PyTorch side")
+	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with torch for the peer")
+	flag.StringVar(&o.peer, "peer", "bench/torch_peer.py", "the PyTorch side")
+	flag.BoolVar(&o.peerDefault, "peer-default", false, "also run the PyTorch side with glibc's default malloc")
 	flag.Parse()
 	if *side != "" {
-		if err := goSide(*side, *batch, *steps, *backend); err != nil {
+		if err := goSide(*side, o.batch, o.steps, o.backend); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := compare(strings.Split(*shapes, ","), *batch, *steps, *rounds, *backend, *python, *peer); err != nil {
+	o.shapes = strings.Split(*shapes, ",")
+	if err := compare(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -162,9 +202,11 @@ func goVersions() string {
 	return strings.Join(parts, ", ")
 }
 
-// child runs a measurement in a new process and returns its result and peak RSS.
-func child(name string, args ...string) (Result, error) {
+// child runs a measurement in a new process with the environment env and returns its
+// result and peak RSS.
+func child(env []string, name string, args ...string) (Result, error) {
 	cmd := exec.Command(name, args...)
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
@@ -181,63 +223,84 @@ func child(name string, args ...string) (Result, error) {
 	return r, nil
 }
 
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+// peerEnv is this process's environment without glibc's malloc variables, plus
+// extra.
+func peerEnv(extra []string) []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return slices.ContainsFunc(peerMalloc, func(p string) bool {
+			name, _, _ := strings.Cut(p, "=")
+			return strings.HasPrefix(kv, name+"=")
+		})
+	})
+	return append(env, extra...)
 }
 
-func compare(shapes []string, batch, steps, rounds int, backend, python, peer string) error {
+// sides lists what each round runs, in order: the Go side, then the PyTorch side
+// when torch imports, then PyTorch with glibc's default malloc when asked.
+func sides(o options, withTorch bool) ([]side, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	torchErr := exec.Command(python, "-c", "import torch").Run()
+	all := []side{{"go", func(sh data.Shape) (Result, error) {
+		return child(os.Environ(), self, "-side", sh.String(), "-batch", fmt.Sprint(o.batch), "-steps", fmt.Sprint(o.steps), "-backend", o.backend)
+	}}}
+	if !withTorch {
+		return all, nil
+	}
+	peer := func(env []string) func(data.Shape) (Result, error) {
+		return func(sh data.Shape) (Result, error) {
+			return child(env, o.python, o.peer, fmt.Sprint(sh.Channels), fmt.Sprint(sh.Height), fmt.Sprint(sh.Width),
+				"--batch", fmt.Sprint(o.batch), "--steps", fmt.Sprint(o.steps), "--threads", fmt.Sprint(threads))
+		}
+	}
+	all = append(all, side{"torch", peer(peerEnv(peerMalloc))})
+	if o.peerDefault {
+		all = append(all, side{"torch-default", peer(peerEnv(nil))})
+	}
+	return all, nil
+}
+
+func compare(o options) error {
+	torchErr := exec.Command(o.python, "-c", "import torch").Run()
 	if torchErr != nil {
-		fmt.Printf("PyTorch side skipped: %s cannot import torch (Debian: apt-get install python3-torch)\n", python)
+		fmt.Printf("PyTorch side skipped: %s cannot import torch (Debian: apt-get install python3-torch)\n", o.python)
 	}
 	fmt.Printf("CPU: %s (%d cores)\n", cpuModel(), runtime.NumCPU())
-	chosen, err := backendpkg.New(backend)
+	fmt.Printf("load average before: %s\n", loadAverage())
+	chosen, err := backendpkg.New(o.backend)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("gopherdl: %s, backend %s, GOMAXPROCS %d\n", goVersions(), chosen, runtime.GOMAXPROCS(0))
 	if torchErr == nil {
-		fmt.Printf("PyTorch: %s\n", torchVersion(python))
+		fmt.Printf("PyTorch (torch): %s, glibc malloc %s\n", torchVersion(o.python), strings.Join(peerMalloc, " "))
+		if o.peerDefault {
+			fmt.Println("PyTorch (torch-default): the same with glibc's default malloc")
+		}
 	}
-	fmt.Printf("batch %d, %d timed steps per side, median of %d alternating rounds; each side in its own process\n\n", batch, steps, rounds)
-	fmt.Printf("%-8s | %21s | %21s | %19s\n", "", "train images/s", "eval images/s", "peak RSS MB")
-	fmt.Printf("%-8s | %6s %6s %7s | %6s %6s %7s | %5s %5s %7s\n", "CxHxW", "go", "torch", "go/pt", "go", "torch", "go/pt", "go", "torch", "go/pt")
-	for _, shape := range shapes {
-		sh, err := data.ParseShape(shape)
+	all, err := sides(o, torchErr == nil)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("batch %d, %d timed steps per side, %d quiet alternating rounds wanted per shape, each side in its own process\n", o.batch, o.steps, o.rounds)
+	fmt.Printf("a round is contended when other processes used more than %.2f of a core during a side\n", o.quiet)
+	fmt.Printf("  (busy time from /proc/stat less the benchmark's own rusage); contended rounds are left out and\n")
+	fmt.Printf("  replaced by up to %d more rounds per shape, each after waiting (%v at most) for a quiet machine\n", o.retries, o.wait)
+	for _, s := range o.shapes {
+		sh, err := data.ParseShape(s)
 		if err != nil {
 			return err
 		}
-		var gt, ge, gr, tt, te, tr []float64
-		for range rounds {
-			g, err := child(self, "-side", shape, "-batch", fmt.Sprint(batch), "-steps", fmt.Sprint(steps), "-backend", backend)
-			if err != nil {
-				return err
-			}
-			gt, ge, gr = append(gt, g.TrainImagesPerSecond), append(ge, g.EvalImagesPerSecond), append(gr, g.PeakRSSMB)
-			if torchErr == nil {
-				p, err := child(python, peer, fmt.Sprint(sh.Channels), fmt.Sprint(sh.Height), fmt.Sprint(sh.Width), "--batch", fmt.Sprint(batch), "--steps", fmt.Sprint(steps), "--threads", fmt.Sprint(threads))
-				if err != nil {
-					return err
-				}
-				tt, te, tr = append(tt, p.TrainImagesPerSecond), append(te, p.EvalImagesPerSecond), append(tr, p.PeakRSSMB)
-			}
+		fmt.Println()
+		rounds, err := runRounds(os.Stdout, sh, all, plan{
+			want: o.rounds, retries: o.retries, limit: o.quiet, measure: measure,
+			settle: func() (Load, error) { return waitQuiet(o.quiet, o.wait) },
+		})
+		if err != nil {
+			return err
 		}
-		if torchErr != nil {
-			fmt.Printf("%-8s | %6.0f %6s %7s | %6.0f %6s %7s | %5.0f %5s %7s\n", shape, median(gt), "-", "-", median(ge), "-", "-", median(gr), "-", "-")
-			continue
-		}
-		fmt.Printf("%-8s | %6.0f %6.0f %6.2fx | %6.0f %6.0f %6.2fx | %5.0f %5.0f %6.2fx\n", shape,
-			median(gt), median(tt), median(gt)/median(tt), median(ge), median(te), median(ge)/median(te),
-			median(gr), median(tr), median(gr)/median(tr))
+		report(os.Stdout, sh.String(), names(all), rounds, o.quiet)
 	}
 	return nil
 }
@@ -254,6 +317,19 @@ func cpuModel() string {
 		}
 	}
 	return "unknown (" + runtime.GOARCH + ")"
+}
+
+// loadAverage is the kernel's 1, 5 and 15 minute load averages, as uptime shows them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 // torchVersion asks the peer's Python for torch's version and its thread count.

@@ -211,24 +211,28 @@ class Checks(unittest.TestCase):
         nb = clean()  # outside a notebook nb.Claim writes to standard error
         nb["cells"][2]["outputs"].append(stderr("✗ broken claim: the loss falls: 2.303, 2.4\n"))
         self.assertRejects(nb, 2, "broken claim: the loss falls: 2.303, 2.4")
+        nb = clean()  # a quick run's numbers are not the text's: a note, not a problem
+        nb["cells"][2]["outputs"].append(html(box))
+        notes = []
+        self.assertEqual(run_notebook.check_notebook(nb, quick_run=True, notes=notes), [])
+        self.assertEqual([n[2] for n in notes], ["broken claim: momentum beats plain SGD: momentum 0.81, SGD 0.83"])
         nb = clean()  # a claim that holds is a line of output like any other
         nb["cells"][2]["outputs"].append(stdout("✓ momentum beats plain SGD: momentum 0.83, SGD 0.81\n"))
         self.assertEqual(self.problems(nb), [])
 
     def test_long_code_cells(self):
         nb = clean()
+        nb["cells"][2]["source"] = "%%\n" + "fmt.Println(1)\n" * (run_notebook.MAX_CODE_LINES - 1)
+        self.assertEqual(self.problems(nb), [], "a cell of exactly the maximum")
+        self.assertEqual(run_notebook.MAX_CODE_LINES, 40)
         nb["cells"][2]["source"] = "%%\n" + "fmt.Println(1)\n" * run_notebook.MAX_CODE_LINES
-        self.assertRejects(nb, 2, "lines of code")
-        name, ceiling = next(iter(run_notebook.CODE_LINES_CEILING.items()))
-        self.assertEqual(run_notebook.check_notebook(nb, name="notebooks/" + name), [], "a notebook with a ceiling of its own")
-        nb["cells"][2]["source"] = "%%\n" + "fmt.Println(1)\n" * ceiling
-        self.assertTrue(run_notebook.check_notebook(nb, name="notebooks/" + name), "over its own ceiling")
+        self.assertRejects(nb, 2, "41 lines of code (at most 40)")
 
     def test_solutions_folded_before_next(self):
         def with_text(*texts):
             nb = clean()
             nb["cells"] += [markdown(t) for t in texts]
-            return run_notebook.check_notebook(nb, solutions=True)
+            return self.problems(nb)
         exercises = "## Exercises\n\n1. **Steps.** How many steps is an epoch?"
         folded = "<details><summary>Solution</summary>\n\n338 steps.\n\n</details>"
         self.assertEqual(with_text(exercises, folded, "Next: [4. Evaluation](04-evaluation.ipynb)."), [])
@@ -238,10 +242,12 @@ class Checks(unittest.TestCase):
         self.assertTrue(any("no solution folded" in p[2] for p in problems), problems)
         problems = with_text(exercises, "Next: [4. Evaluation](04-evaluation.ipynb).", folded)
         self.assertTrue(any("after the \"Next\" link" in p[2] for p in problems), problems)
-        # Off unless asked for: today's notebooks keep their solutions in the open.
+        # On in every check, --check included: no flag turns it on or off.
         nb = clean()
-        nb["cells"] += [markdown(exercises), markdown("## Solutions\n\n1. 338 steps.")]
-        self.assertEqual(self.problems(nb), [])
+        nb["cells"] += [markdown(exercises), markdown("Next: [4](04.ipynb).\n\n## Solutions\n\n1. 338 steps.")]
+        code, out = CheckCommand().run_check(nb)
+        self.assertEqual(code, 1, out)
+        self.assertIn("(markdown): its solutions are in the open ('## Solutions')", out)
 
 
 class CheckCommand(unittest.TestCase):

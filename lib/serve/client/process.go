@@ -83,6 +83,10 @@ func Start(ctx context.Context, model string, o Options) (*Process, error) {
 	if err := os.WriteFile(filepath.Join(o.Dir, "serve.addr"), []byte(o.Addr+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	model, err = modelFromDir(model, o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	args := append([]string{"-c", supervise, "supervise", bin, "-model", model, "-addr", o.Addr}, o.Flags...)
 	cmd := exec.Command("bash", args...)
 	cmd.Dir = o.Dir
@@ -93,6 +97,28 @@ func Start(ctx context.Context, model string, o Options) (*Process, error) {
 	}
 	go cmd.Wait() // the supervisor outlives a short-lived starter; a long-lived one reaps it
 	return waitReady(ctx, o)
+}
+
+// modelFromDir returns the model folder as the server, which runs in dir, finds it:
+// a relative path (as a notebook names its checkpoints) is made relative to dir, so
+// that the server's log names it without this machine's folders.
+func modelFromDir(model, dir string) (string, error) {
+	if filepath.IsAbs(model) {
+		return model, nil
+	}
+	absModel, err := filepath.Abs(model)
+	if err != nil {
+		return "", fmt.Errorf("the model folder %s: %w", model, err)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("the server's folder %s: %w", dir, err)
+	}
+	rel, err := filepath.Rel(absDir, absModel)
+	if err != nil {
+		return absModel, nil // no relative path between them (another volume): the absolute one
+	}
+	return rel, nil
 }
 
 func (o Options) withDefaults() Options {

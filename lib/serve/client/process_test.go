@@ -114,3 +114,24 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("a server that exits: %v", err)
 	}
 }
+
+// TestStartRelativeModel: a model folder named relative to the caller (as a notebook
+// names its checkpoints) reaches the server, which runs in Dir, as a path that leads
+// to it from there.
+func TestStartRelativeModel(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll("checkpoints/06-deploy", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in for cmd/serve: it says where its -model folder leads from its own
+	// folder, and exits.
+	bin := "fake-serve"
+	script := "#!/bin/sh\nif [ -d \"$2\" ]; then echo \"found $2\" >&2; else echo \"missing $2 from $(pwd)\" >&2; fi\nexit 3\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := client.Start(context.Background(), "checkpoints/06-deploy", client.Options{Addr: freeAddr(t), Dir: "server", Binary: bin})
+	if err == nil || !strings.Contains(err.Error(), "found ../checkpoints/06-deploy") {
+		t.Errorf("the server did not find the model folder: %v", err)
+	}
+}
