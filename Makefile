@@ -7,7 +7,7 @@ export GOEXPERIMENT := simd
 GO ?= go
 OUT ?= out
 
-.PHONY: demo test test-go fuzz check-notebooks test-notebooks test-image kernel notebook bench image help check-go serve bench-serve
+.PHONY: demo test test-go npm web fuzz check-notebooks test-notebooks test-image kernel notebook bench image help check-go serve bench-serve
 
 help:
 	@echo "make demo      train the article's CNN on the embedded dataset (no download, no flags)"
@@ -17,6 +17,8 @@ help:
 	@echo "make serve     serve the model of make demo over HTTP: a page, a prediction API, metrics ($(ADDR))"
 	@echo "make bench     side-by-side training benchmark against PyTorch (make bench-serve: the model server under load)"
 	@echo "make bench-serve  load-test the model server on loopback, batching on and off, against offline evaluation"
+	@echo "make npm       install ONNX Runtime for Node.js and for the browser into $(OUT)/npm (the ONNX tests, make web)"
+	@echo "make web       a static site of the model of make demo, run in the browser by onnxruntime-web ($(OUT)/web)"
 	@echo "make image     build the JupyterLab container image"
 
 check-go:
@@ -28,11 +30,11 @@ demo: check-go
 
 test: test-go fuzz test-notebooks test-image
 
-test-go: check-go
+test-go: check-go npm
 	@test -d /usr/share/datasets/fashion-mnist || { echo "missing Fashion-MNIST: apt-get install dataset-fashion-mnist (.ci/run does this)"; exit 1; }
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l lib cmd bench)" || { echo "gofmt needed:"; gofmt -l lib cmd bench; exit 1; }
-	$(GO) test -timeout 20m ./...
+	GOPHERDL_NPM=$(abspath $(OUT))/npm $(GO) test -timeout 20m ./...
 
 # Each fuzz target for a bounded time. New interesting inputs are minimised for at
 # most FUZZMINIMIZE: Go's default (60 s) stalls a short run while it minimises.
@@ -45,6 +47,18 @@ fuzz: check-go
 	$(FUZZ) '^FuzzReadCIFAR$$'
 	$(FUZZ) '^FuzzDecodeImage$$'
 	$(GO) test ./lib/serve -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -fuzz '^FuzzHTTP$$'
+	$(GO) test ./lib/onnx -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -fuzz '^FuzzDecode$$'
+
+# ONNX Runtime for Node.js (the tests' reference runtime) and for the browser (make
+# web), pinned, from npm. --ignore-scripts: onnxruntime-node's CPU library ships in
+# the package; its install script only fetches GPU parts. Skipped when npm is
+# missing (the ONNX tests then skip, saying so; in CI they fail).
+NPM_PACKAGES := onnxruntime-node@1.30.0 onnxruntime-web@1.30.0
+npm:
+	@if ! command -v npm >/dev/null; then echo "npm is missing (apt-get install nodejs npm): the ONNX Runtime tests will skip"; \
+	elif [ "$$(cat $(OUT)/npm/.installed 2>/dev/null)" != "$(NPM_PACKAGES)" ]; then \
+		mkdir -p $(OUT)/npm && npm install --prefix $(OUT)/npm --ignore-scripts --no-audit --no-fund --loglevel=error $(NPM_PACKAGES) && \
+		echo "$(NPM_PACKAGES)" > $(OUT)/npm/.installed; fi
 
 # The kernel: installed for the user by `make kernel`; the tests install their own
 # copy under $(OUT) so they never touch the user's Jupyter setup.
@@ -85,6 +99,13 @@ ADDR ?= 127.0.0.1:8080
 serve: check-go
 	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (a minute or two)"; exit 1; }
 	$(GO) run ./cmd/serve -model $(OUT)/demo -addr $(ADDR)
+
+# A static site of the model of `make demo` in $(OUT)/web: the page, model.onnx and
+# model.json, run in the browser by onnxruntime-web. Any static file server serves it,
+# e.g. python3 -m http.server -d $(OUT)/web 8000.
+web: check-go npm
+	@ls -d $(OUT)/demo/checkpoints/epoch-* >/dev/null 2>&1 || { echo "no trained model in $(OUT)/demo: run make demo first (a minute or two)"; exit 1; }
+	$(GO) run ./cmd/web -model $(OUT)/demo -npm $(OUT)/npm -out $(OUT)/web
 
 # The model server under load on loopback: 32 clients for 20 s with batching on, then
 # off, beside the model's offline Evaluate speed. BENCH_SERVE_FLAGS adds flags, e.g.

@@ -75,6 +75,11 @@ $engine exec "$cid" python3 -c "import urllib.request; urllib.request.urlopen('h
 
 $engine exec "$cid" /usr/bin/python3 kernel/test_kernel.py && ok "kernel tests inside the container" || fail "kernel tests inside the container"
 $engine exec "$cid" /usr/bin/python3 kernel/run_notebook.py --out /tmp/nb notebooks/01-data.ipynb && ok "notebook 1 runs inside the container" || fail "notebook 1 inside the container"
+# Notebook 7: the export checked in ONNX Runtime inside the container (its PyTorch part
+# skips: the image has no PyTorch).
+$engine exec "$cid" /usr/bin/python3 kernel/run_notebook.py --out /tmp/nb notebooks/07-onnx.ipynb \
+  && $engine exec "$cid" python3 -c "import json, sys; nb = json.load(open('/tmp/nb/07-onnx.ipynb')); sys.exit(not any('ONNX Runtime gives' in ''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', [])))" \
+  && ok "notebook 7 runs ONNX Runtime inside the container" || fail "notebook 7 inside the container"
 # The model server: a small model trained inside the container, served by the
 # pre-built gopherdl-serve; it answers /healthz and a prediction, and stops on SIGTERM.
 serve_port=8090

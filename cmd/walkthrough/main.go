@@ -6,6 +6,9 @@
 //	go run ./cmd/walkthrough                      # the embedded Fashion-MNIST subset
 //	go run ./cmd/walkthrough -data fashion-mnist  # the full dataset, as the article
 //	go run ./cmd/walkthrough -data path/to/images # root/<class>/<image>, or root/{train,test}/<class>/<image>
+//	go run ./cmd/walkthrough -data fashion-mnist -init model.onnx -epochs 0  # evaluate an ONNX model (e.g. PyTorch's)
+//
+// Every run also writes the trained model as model.onnx (train.Model.ExportONNX).
 package main
 
 import (
@@ -62,7 +65,8 @@ func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("walkthrough", flag.ContinueOnError)
 	def := train.DefaultConfig()
 	dataFlag := fs.String("data", embedded.Name, "dataset: "+embedded.Name+" (embedded), fashion-mnist, mnist, cifar10, or an image folder")
-	epochs := fs.Int("epochs", def.Epochs, "epochs to train (in total, when resuming)")
+	epochs := fs.Int("epochs", def.Epochs, "epochs to train (in total, when resuming); 0 only evaluates (the -init model, or the checkpoint in -out)")
+	initFlag := fs.String("init", "", "start from the weights of this ONNX file (the article's CNN, e.g. from torch.onnx.export) instead of random ones")
 	batch := fs.Int("batch", def.BatchSize, "batch size")
 	lr := fs.Float64("lr", def.LR, "learning rate")
 	momentum := fs.Float64("momentum", 0, "SGD momentum (the article uses none)")
@@ -85,7 +89,7 @@ func run(args []string, stdout io.Writer) error {
 	for _, c := range []struct {
 		name string
 		ok   bool
-	}{{"-epochs must be > 0", *epochs > 0}, {"-batch must be > 0", *batch > 0}, {"-lr must be > 0", *lr > 0},
+	}{{"-epochs must be >= 0", *epochs >= 0}, {"-batch must be > 0", *batch > 0}, {"-lr must be > 0", *lr > 0},
 		{"-momentum must be in [0, 1)", *momentum >= 0 && *momentum < 1}, {"-weight-decay must be >= 0", *wd >= 0},
 		{"-step-size must be >= 0", *stepSize >= 0}, {"-gamma must be > 0", *gamma > 0}, {"-limit must be >= 0", *limit >= 0}} {
 		if !c.ok {
@@ -129,7 +133,7 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprint(stdout, summary)
 
 	cfg := train.Config{Epochs: *epochs, BatchSize: *batch, LR: *lr, Momentum: *momentum, WeightDecay: *wd,
-		StepSize: *stepSize, Gamma: *gamma, Seed: *seed, Normalize: *normalize, Log: stdout,
+		StepSize: *stepSize, Gamma: *gamma, Seed: *seed, Normalize: *normalize, Init: *initFlag, Log: stdout,
 		CheckpointDir: filepath.Join(*out, "checkpoints")}
 	if *augment {
 		cfg.Augment = &data.Augmentation{CropPadding: 2, HorizontalFlip: true}
@@ -139,12 +143,11 @@ func run(args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	model := train.New(net, cfg)
-	model.Backend = b
-	history, err := model.Fit(ctx, trainDS, testDS)
+	model, history, err := trainOrLoad(ctx, net, cfg, b, trainDS, testDS)
 	if err != nil {
 		return err
 	}
+	defer model.Close()
 	ev, err := model.Evaluate(testDS)
 	if err != nil {
 		return err
@@ -170,6 +173,11 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)
+	onnxPath := filepath.Join(*out, "model.onnx")
+	if err := model.ExportONNX(onnxPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", onnxPath)
 	files, err := writeFigures(*out, model, ev, testDS)
 	if err != nil {
 		return err
@@ -179,4 +187,30 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "checkpoints in %s\n", cfg.CheckpointDir)
 	return nil
+}
+
+// trainOrLoad trains the model (resuming from its checkpoints), or with 0 epochs
+// only prepares it for evaluation: the -init file's weights, else the newest
+// checkpoint's.
+func trainOrLoad(ctx context.Context, net nn.ModelFn, cfg train.Config, b *backend.Backend, trainDS, testDS *data.Dataset) (*train.Model, []metrics.Epoch, error) {
+	if cfg.Epochs > 0 {
+		model := train.New(net, cfg)
+		model.Backend = b
+		history, err := model.Fit(ctx, trainDS, testDS)
+		return model, history, err
+	}
+	if cfg.Init != "" {
+		model := train.New(net, cfg)
+		model.Backend = b
+		return model, nil, nil
+	}
+	if train.LatestCheckpoint(cfg.CheckpointDir) == "" {
+		return nil, nil, fmt.Errorf("-epochs 0 evaluates a model: give -init FILE.onnx, or an -out whose checkpoints hold one")
+	}
+	model, err := train.Load(cfg.CheckpointDir, net)
+	if err != nil {
+		return nil, nil, err
+	}
+	model.Backend = b
+	return model, model.History, nil
 }

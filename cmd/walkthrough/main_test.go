@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,7 @@ func TestWalkthroughWritesMetricsAndFigures(t *testing.T) {
 	if acc, _ := test["accuracy"].(float64); acc < 0.4 {
 		t.Errorf("accuracy %g after 2 epochs on 640 images with momentum: want >= 0.4", acc)
 	}
-	for _, f := range []string{"curves.png", "confusion.svg", "class-scores.png", "wrong.png", "saliency.svg", "checkpoints/epoch-0002/state.json"} {
+	for _, f := range []string{"curves.png", "confusion.svg", "class-scores.png", "wrong.png", "saliency.svg", "checkpoints/epoch-0002/state.json", "model.onnx"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing", f)
 		}
@@ -61,7 +62,9 @@ func TestWalkthroughBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-epochs", "0"}, "-epochs must be > 0"},
+		{[]string{"-epochs", "-1"}, "-epochs must be >= 0"},
+		{[]string{"-epochs", "0"}, "-epochs 0 evaluates a model: give -init"},
+		{[]string{"-init", "/no/such/model.onnx"}, "/no/such/model.onnx"},
 		{[]string{"-lr", "-1"}, "-lr must be > 0"},
 		{[]string{"-momentum", "1.5"}, "-momentum must be in [0, 1)"},
 		{[]string{"-data", "/no/such/folder"}, `dataset "/no/such/folder"`},
@@ -73,4 +76,45 @@ func TestWalkthroughBadInput(t *testing.T) {
 			t.Errorf("%v: error %v, want one line containing %q", tc.args, err, tc.want)
 		}
 	}
+}
+
+// TestWalkthroughEvaluatesAnONNXFile trains, then evaluates the model.onnx that run
+// wrote with -init and -epochs 0 in another folder: the same test accuracy and loss;
+// then starts training from it.
+func TestWalkthroughEvaluatesAnONNXFile(t *testing.T) {
+	first := t.TempDir()
+	if err := run([]string{"-epochs", "1", "-limit", "640", "-lr", "0.05", "-momentum", "0.9", "-normalize", "-backend", "go", "-out", first}, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	second := t.TempDir()
+	var stdout bytes.Buffer
+	if err := run([]string{"-epochs", "0", "-init", filepath.Join(first, "model.onnx"), "-backend", "go", "-out", second}, &stdout); err != nil {
+		t.Fatal(err)
+	}
+	a, b := testResult(t, first), testResult(t, second)
+	if a["accuracy"] != b["accuracy"] || math.Abs(a["loss"].(float64)-b["loss"].(float64)) > 1e-5 {
+		t.Errorf("-epochs 0 -init model.onnx: accuracy %v, loss %v; the run that wrote it: %v, %v", b["accuracy"], b["loss"], a["accuracy"], a["loss"])
+	}
+	if strings.Contains(stdout.String(), "epoch 1/") {
+		t.Errorf("-epochs 0 trained:\n%s", stdout.String())
+	}
+	if err := run([]string{"-epochs", "1", "-limit", "640", "-init", filepath.Join(first, "model.onnx"), "-backend", "go", "-out", t.TempDir()}, &bytes.Buffer{}); err != nil {
+		t.Errorf("training from -init: %v", err)
+	}
+}
+
+// testResult reads the "test" object of a run's metrics.json.
+func testResult(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Test map[string]any `json:"test"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Test
 }

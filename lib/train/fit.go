@@ -122,6 +122,9 @@ func (m *Model) setup(trainDS, evalDS *data.Dataset, more int) (*run, error) {
 			return nil, err
 		}
 	}
+	if err := m.applyInit(); err != nil {
+		return nil, err
+	}
 	if more > 0 {
 		m.Config.Epochs = len(m.History) + more
 	}

@@ -46,6 +46,14 @@ type Config struct {
 	// improved for that many epochs (early stopping). The best epoch's checkpoint is
 	// always kept (LoadBest reads it).
 	Patience int `json:"patience,omitempty"`
+	// Init, when set, is an ONNX file whose weights the model starts from, instead of
+	// random ones: a model of the same architecture, as ExportONNX or PyTorch's
+	// torch.onnx.export writes it (NCHW input in [0, 1], with or without a final
+	// softmax or log_softmax; a Sub and Div normalisation first becomes Norm, and
+	// Normalize follows the file). It is read when the model first meets a dataset
+	// (Fit, Evaluate), unless a checkpoint is loaded; a file of another architecture
+	// is refused, naming the first layer that differs.
+	Init string `json:"init,omitempty"`
 	// CheckpointDir, when set, gets a checkpoint after every epoch, and Fit resumes
 	// from the newest one found there.
 	CheckpointDir string `json:"-"`
@@ -128,6 +136,7 @@ type Model struct {
 	bestEpoch      int  // epoch of the lowest evaluation loss (1-based; 0: none)
 	layerCache     []nn.Layer
 	loadedFrom     string // the epoch folder the weights were read from
+	initDone       bool   // Config.Init was read, or a checkpoint made it moot
 	// ranWith and ranSchedule are the settings of the last epoch trained (or of the
 	// checkpoint loaded): Fit names those that changed since.
 	ranWith     *Config
@@ -268,6 +277,9 @@ func (m *Model) held(what string, alone bool, f func() error) (err error) {
 			err = recovered(r, what)
 		}
 	}()
+	if err := m.initOnce(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	if alone {
 		m.mu.Lock()
 		defer m.mu.Unlock()

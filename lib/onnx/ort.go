@@ -1,0 +1,81 @@
+package onnx
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+//go:embed ort.js
+var ortScript []byte
+
+// NPMEnv names the folder whose node_modules holds onnxruntime-node (and
+// onnxruntime-web); NPMDir falls back to the repository's out/npm, where make npm
+// installs them.
+const NPMEnv = "GOPHERDL_NPM"
+
+// NPMDir returns $GOPHERDL_NPM, else out/npm in the repository that holds the working
+// directory (found by its go.mod), else "".
+func NPMDir() string {
+	if d := os.Getenv(NPMEnv); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/gopherdl/gopherdl\n")) {
+			return filepath.Join(dir, "out", "npm")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// ErrNoRuntime is returned (wrapped) by RunNode when node or onnxruntime-node is
+// missing; its message says what to install.
+var ErrNoRuntime = errors.New("ONNX Runtime for Node.js is not installed: apt-get install nodejs npm, then make npm (or set " + NPMEnv + " to a folder with node_modules/onnxruntime-node)")
+
+// RunNode runs the ONNX file model on one input of the given dimensions with ONNX
+// Runtime for Node.js (onnxruntime-node under NPMDir, on CPU) and returns its first
+// output's values and dimensions: a reference runtime to check an export against.
+func RunNode(model string, input []float32, dims []int) ([]float32, []int, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, nil, ErrNoRuntime
+	}
+	pkg := filepath.Join(NPMDir(), "node_modules", "onnxruntime-node")
+	if _, err := os.Stat(filepath.Join(pkg, "package.json")); err != nil {
+		return nil, nil, fmt.Errorf("%w (looked in %s)", ErrNoRuntime, pkg)
+	}
+	req, err := json.Marshal(map[string]any{"dims": dims, "data": input})
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(node, "-e", string(ortScript), pkg, model)
+	cmd.Stdin = bytes.NewReader(req)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, nil, fmt.Errorf("onnxruntime-node on %s: %w: %s", model, err, strings.TrimSpace(stderr.String()))
+	}
+	var res struct {
+		Dims []int     `json:"dims"`
+		Data []float32 `json:"data"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, nil, fmt.Errorf("onnxruntime-node on %s: reading its output: %w", model, err)
+	}
+	return res.Data, res.Dims, nil
+}
