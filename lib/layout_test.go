@@ -253,3 +253,31 @@ func TestRulesNameRealPackages(t *testing.T) {
 		}
 	}
 }
+
+// envReaders are the packages of lib that may read the environment, and why: a
+// setting the caller cannot see is a setting the code does not show.
+var envReaders = map[string]string{
+	"lib/backend":    "the backend choice (GOPHERDL_BACKEND, GOMLX_BACKEND)",
+	"lib/data/fetch": "the cache folder (GOPHERDL_CACHE)",
+	"lib/nb":         "GoNB's temporary folder for this kernel, where a cell keeps its cache",
+}
+
+func TestOnlyBackendAndCacheReadTheEnvironment(t *testing.T) {
+	for _, p := range libPackages(t) {
+		if _, ok := envReaders[p.path]; ok {
+			continue
+		}
+		for _, f := range p.files {
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "os" && slices.Contains([]string{"Getenv", "LookupEnv"}, sel.Sel.Name) {
+					t.Errorf("%s: %s reads the environment (os.%s): make it a field of the config or a parameter", p.fset.Position(sel.Pos()), p.path, sel.Sel.Name)
+				}
+				return true
+			})
+		}
+	}
+}

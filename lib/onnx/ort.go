@@ -15,17 +15,12 @@ import (
 //go:embed ort.js
 var ortScript []byte
 
-// NPMEnv names the folder whose node_modules holds onnxruntime-node (and
-// onnxruntime-web); NPMDir falls back to the repository's out/npm, where make npm
-// installs them.
-const NPMEnv = "GOPHERDL_NPM"
-
-// NPMDir returns $GOPHERDL_NPM, else out/npm in the repository that holds the working
-// directory (found by its go.mod), else "".
+// NPMDir returns the folder whose node_modules holds onnxruntime-node and
+// onnxruntime-web: out/npm, where make npm installs them, in the repository that
+// holds the working directory (found by its go.mod), else "". Tests and notebooks
+// run inside the repository; a command that runs elsewhere takes the folder as a flag
+// (cmd/web -npm).
 func NPMDir() string {
-	if d := os.Getenv(NPMEnv); d != "" {
-		return d
-	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return ""
@@ -44,7 +39,7 @@ func NPMDir() string {
 
 // ErrNoRuntime is returned (wrapped) by RunNode when node or onnxruntime-node is
 // missing; its message says what to install.
-var ErrNoRuntime = errors.New("ONNX Runtime for Node.js is not installed: apt-get install nodejs npm, then make npm (or set " + NPMEnv + " to a folder with node_modules/onnxruntime-node)")
+var ErrNoRuntime = errors.New("ONNX Runtime for Node.js is not installed: apt-get install nodejs npm, then make npm in the repository (it installs into out/npm)")
 
 // RunNode runs the ONNX file model on one input of the given dimensions with ONNX
 // Runtime for Node.js (onnxruntime-node under NPMDir, on CPU) and returns its first
