@@ -94,7 +94,9 @@ env.update({
     "GOPROXY": goproxy,
     # GoMLX's pure-Go backend has its SIMD matrix kernels only with this.
     "GOEXPERIMENT": "simd",
-    "GOFLAGS": "-buildvcs=false",
+    # Each cell is linked into a program: without DWARF and the symbol table (-s -w)
+    # the link takes about 40 % less time. Panics still print their stack traces.
+    "GOFLAGS": "-buildvcs=false '-ldflags=-s -w'",
 })
 json.dump(spec, open(path + ".tmp", "w"), indent=2)
 os.replace(path + ".tmp", path)
