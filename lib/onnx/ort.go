@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -17,17 +18,28 @@ var ortScript []byte
 
 // NPMDir returns the folder whose node_modules holds onnxruntime-node and
 // onnxruntime-web: out/npm, where make npm installs them, in the repository that
-// holds the working directory (found by its go.mod), else "". Tests and notebooks
-// run inside the repository; a command that runs elsewhere takes the folder as a flag
-// (cmd/web -npm).
+// holds the working directory (found by its go.mod), else in the repository this
+// package was built from (a notebook run from a folder outside it, as the image's
+// test does), else "". A command may take another folder as a flag (cmd/web -npm).
 func NPMDir() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
+	if dir, err := os.Getwd(); err == nil {
+		if repo := repoAbove(dir); repo != "" {
+			return filepath.Join(repo, "out", "npm")
+		}
 	}
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		if repo := repoAbove(filepath.Dir(file)); repo != "" {
+			return filepath.Join(repo, "out", "npm")
+		}
+	}
+	return ""
+}
+
+// repoAbove returns the folder at or above dir whose go.mod is this module's, or "".
+func repoAbove(dir string) string {
 	for {
 		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.Contains(b, []byte("module github.com/gopherdl/gopherdl\n")) {
-			return filepath.Join(dir, "out", "npm")
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
