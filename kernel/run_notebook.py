@@ -133,7 +133,11 @@ def output_texts(out):
 
 
 def is_goworkfix(cell):
-    return cell.get("cell_type") == "code" and _text(cell.get("source")).strip() == "%goworkfix"
+    """A notebook's first cell: %goworkfix, alone or with other GoNB commands (%noautoget)."""
+    if cell.get("cell_type") != "code":
+        return False
+    lines = [line.strip() for line in _text(cell.get("source")).splitlines() if line.strip()]
+    return bool(lines) and lines[0] == "%goworkfix" and all(line.startswith("%") for line in lines)
 
 
 def code_without_comments(src):

@@ -9,6 +9,7 @@
 - nb.Cache hands a value from one cell to the next;
 - a notebook whose nb.Claim breaks fails kernel/run_notebook.py's run, which names the
   notebook, the cell and the claim, while the cells after it still run;
+- a program linked with the kernel's flags still loads an XLA plugin;
 - timings: the first cell that imports lib, then a warm cell (printed; goals 5 s / 3 s).
 """
 import json
@@ -107,8 +108,49 @@ def broken_claim_fails_the_run():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def plugin_loads_with_kernel_link_flags():
+    """Cells are linked the way the kernelspec says (GOFLAGS: Go's internal linker):
+    a program built so still dlopens an XLA PJRT plugin and calls into it. The plugin
+    here is a stand-in compiled from C whose GetPjrtApi leaves a mark and returns no
+    API, so lib/backend falls back to the Go backend (no real plugin can be had here)."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = os.path.join(os.environ.get("JUPYTER_DATA_DIR", ""), "kernels", "gopherdl", "kernel.json")
+    with open(spec) as f:
+        kenv = json.load(f)["env"]
+    work = tempfile.mkdtemp(prefix="gopherdl-link-test-")
+    try:
+        plugins, mark = os.path.join(work, "plugins"), os.path.join(work, "called")
+        os.mkdir(plugins)
+        with open(os.path.join(work, "plugin.c"), "w") as f:
+            f.write('#include <stdio.h>\n#include <stdlib.h>\n'
+                    'void *GetPjrtApi(void) {\n'
+                    '  FILE *f = fopen(getenv("GOPHERDL_TEST_MARK"), "w");\n'
+                    '  if (f) { fputs("GetPjrtApi called", f); fclose(f); }\n'
+                    '  return NULL;\n}\n')
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", os.path.join(plugins, "pjrt_c_api_cpu_plugin.so"),
+                        os.path.join(work, "plugin.c")], check=True)
+        with open(os.path.join(work, "main.go"), "w") as f:
+            f.write('package main\n\nimport (\n\t"fmt"\n\n\t"github.com/gopherdl/gopherdl/lib/backend"\n)\n\n'
+                    'func main() {\n\tb, err := backend.New("auto")\n\tfmt.Println(b.ID, b.Note, err)\n}\n')
+        env = dict(os.environ, **{k: v for k, v in kenv.items() if k != "PATH"})
+        start = time.time()
+        r = subprocess.run(["go", "build", "-o", os.path.join(work, "prog"), os.path.join(work, "main.go")],
+                           env=env, cwd=repo, capture_output=True, text=True)
+        secs = time.time() - start
+        check(r.returncode == 0 and "-linkmode=internal" in kenv.get("GOFLAGS", ""),
+              "a program builds with the kernel's GOFLAGS %r (%.1fs): %r" % (kenv.get("GOFLAGS"), secs, r.stderr.strip()[-300:]))
+        r = subprocess.run([os.path.join(work, "prog")], capture_output=True, text=True,
+                           env=dict(os.environ, PJRT_PLUGIN_LIBRARY_PATH=plugins, GOPHERDL_TEST_MARK=mark))
+        called = os.path.exists(mark) and open(mark).read() == "GetPjrtApi called"
+        check(r.returncode == 0 and called and r.stdout.startswith("go "),
+              "linked so, it dlopens a PJRT plugin, calls its GetPjrtApi and falls back when that fails: %r" % (r.stdout.strip() + r.stderr.strip()[-300:]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     installer_messages()
+    plugin_loads_with_kernel_link_flags()
     broken_claim_fails_the_run()
     km, kc = start_new_kernel(kernel_name="gopherdl", stderr=open(os.devnull, "w"))
     ckpt = tempfile.mkdtemp(prefix="gopherdl-kernel-test-")

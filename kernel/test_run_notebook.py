@@ -109,6 +109,13 @@ class Checks(unittest.TestCase):
             nb["cells"][2]["outputs"] = [stdout(text)]
             self.assertRejects(nb, 2, "names a path of the machine")
 
+    def test_first_cell_may_hold_other_commands(self):
+        nb = clean()  # %goworkfix reports the checkout's path: not kept, not checked
+        nb["cells"][1]["source"] = "%goworkfix\n%noautoget\n"
+        self.assertEqual(self.problems(nb), [])
+        nb["cells"][1]["source"] = "%goworkfix\n%%\nfmt.Println(1)"  # code: checked as code
+        self.assertRejects(nb, 1, "names a path of the machine")
+
     def test_api_routes_are_not_machine_paths(self):
         nb = clean()
         nb["cells"][2]["outputs"] = [stdout('gopherdl_http_requests_total{code="200",method="POST",route="/v1/predict"} 1011\n'
