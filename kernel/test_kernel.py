@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import start_new_kernel
 
 failures = []
@@ -114,9 +115,7 @@ def plugin_loads_with_kernel_link_flags():
     here is a stand-in compiled from C whose GetPjrtApi leaves a mark and returns no
     API, so lib/backend falls back to the Go backend (no real plugin can be had here)."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = os.path.join(os.environ.get("JUPYTER_DATA_DIR", ""), "kernels", "gopherdl", "kernel.json")
-    with open(spec) as f:
-        kenv = json.load(f)["env"]
+    kenv = KernelSpecManager().get_kernel_spec("gopherdl").env  # wherever Jupyter finds it
     work = tempfile.mkdtemp(prefix="gopherdl-link-test-")
     try:
         plugins, mark = os.path.join(work, "plugins"), os.path.join(work, "called")
