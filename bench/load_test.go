@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -261,5 +262,20 @@ func TestPeerEnv(t *testing.T) {
 	env = strings.Join(peerEnv(peerMalloc), "\n")
 	if strings.Contains(env, "MALLOC_ARENA_MAX=8") || !strings.Contains(env, "MALLOC_ARENA_MAX=1\nMALLOC_MMAP_THRESHOLD_=1000000000\nMALLOC_TRIM_THRESHOLD_=1000000000") {
 		t.Errorf("tuned peer environment:\n%s", env)
+	}
+}
+
+// tools/torch_onnx.py (notebook 7's PyTorch model) restarts itself with the peer's
+// malloc settings: the two lists stay the same.
+func TestTorchONNXUsesThePeersMalloc(t *testing.T) {
+	src, err := os.ReadFile("../tools/torch_onnx.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range peerMalloc {
+		k, v, _ := strings.Cut(kv, "=")
+		if !strings.Contains(string(src), fmt.Sprintf("%q: %q", k, v)) {
+			t.Errorf("tools/torch_onnx.py does not set %s as the peer does (MALLOC dict)", kv)
+		}
 	}
 }

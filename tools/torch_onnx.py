@@ -21,7 +21,8 @@ import sys
 
 # glibc's default malloc hands PyTorch's freed tensors back to the system and maps
 # large ones anew each step, which makes its training 2.5 times slower on these
-# small batches (make bench measures both). The same settings as bench/'s peer;
+# small batches (make bench measures both). The same settings as bench/'s peer (its
+# TestTorchONNXUsesThePeersMalloc keeps them so);
 # malloc reads them at start, so the script starts itself again with them.
 MALLOC = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "1000000000"}
 if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in MALLOC.items()):
