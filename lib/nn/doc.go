@@ -17,9 +17,13 @@
 //     im2col matrix is one gather of contiguous runs and the convolution one matrix
 //     product (batched over groups of images, twice as many as the cores, which the
 //     backend splits between its workers without repacking), with no transpose of
-//     anything large in the gradients either. A max-pool after ReLU after Conv2D, as in Net, pools the
-//     convolution's grid and applies the bias and the ReLU after the pool (the same
-//     values, a quarter of the work). Conv2D, MaxPool2x2 and Linear have hand-written
+//     anything large in the gradients either. A max-pool after ReLU after Conv2D, as
+//     in Net, takes the convolution computed by phases (phase.go): its input and
+//     output split by the parity of rows and columns, so that each 2x2 window is
+//     one position of four phase planes and the pool a maximum over a leading axis
+//     (the backend's SIMD reduction) with an elementwise gradient; the bias and the
+//     ReLU come after the pool (the same values, a quarter of the work). Conv2D,
+//     MaxPool2x2 and Linear have hand-written
 //     gradients there (withGradient in fused.go), tested against float64 central
 //     differences, and the two formulations are tested to agree.
 //

@@ -20,7 +20,10 @@ import (
 // one batched matrix product, with no transpose of anything large in the gradients
 // (convGrid says how). Conv2D and MaxPool2x2 return ordinary [b, h, w, c] nodes and
 // record their grid; the next layer uses the grid, and a conversion nobody uses is
-// never computed.
+// never computed. A max-pool after a convolution takes the same convolution computed
+// by phases (phase.go), which Conv2D records unbuilt: in the article's model the
+// row-major convolution above only serves the layers' outputs (LayerOutputs), and
+// the training and inference graphs never run it.
 
 // grid is the Go formulation's form of a [b, h, w, c] activation.
 type grid struct {
@@ -30,6 +33,9 @@ type grid struct {
 	// convolution's raw output: its positions outside h x w hold values to ignore.
 	// When nil, those positions hold zeros.
 	bias *graph.Node
+	// phases, for a convolution's raw output, returns the same convolution computed
+	// by phases (convPhase), for a max-pool to take; it is built at the first call.
+	phases func() phaseOut
 }
 
 // groupsFor returns how many groups a batch of b images is split into, each
@@ -41,6 +47,19 @@ type grid struct {
 // carries two zero images), and a divisor of b.
 func groupsFor(b int) int {
 	for g := min(2*runtime.GOMAXPROCS(0), max(b/8, 1)); g > 1; g-- {
+		if b%g == 0 {
+			return g
+		}
+	}
+	return 1
+}
+
+// phaseGroupsFor is groupsFor for a convolution by phases (convPhase), whose
+// matrix products are batched over 4 phases times the groups: the fewest groups
+// that give the backend twice as many batch items as workers, at least 8 images a
+// group, and a divisor of b. Fewer groups make fewer, longer gathered slices.
+func phaseGroupsFor(b int) int {
+	for g := min((runtime.GOMAXPROCS(0)+1)/2, max(b/8, 1)); g > 1; g-- {
 		if b%g == 0 {
 			return g
 		}
@@ -77,24 +96,41 @@ func conv2DGrid(x, weights, biases *graph.Node, kernel int) *graph.Node {
 	h, w := d[1], d[2]
 	f := biases.Shape().Dimensions[0]
 	p := kernel / 2
+	in := gridOf(x)
+	if in != nil && in.bias != nil {
+		in = nil // a convolution's raw output: use the images
+	}
 	var raw *graph.Node
-	if gr := gridOf(x); gr != nil && gr.bias == nil {
-		gd := gr.data.Shape().Dimensions
-		xp := padGrid(gr.data, evenAtLeast(max(gd[3], h+p)), evenAtLeast(max(gd[4], w+p)))
+	if in != nil {
+		gd := in.data.Shape().Dimensions
+		xp := padGrid(in.data, evenAtLeast(max(gd[3], h+p)), evenAtLeast(max(gd[4], w+p)))
 		raw = convGrid(xp, false, weights, kernel, evenAtLeast(h))
 	} else {
 		xp := gridFromImages(x, groupsFor(d[0]), evenAtLeast(h+p), evenAtLeast(w+p))
 		raw = convGrid(xp, true, weights, kernel, evenAtLeast(h))
 	}
 	out := graph.Add(gridToImages(raw, h, w), graph.Reshape(biases, 1, 1, 1, f))
-	setGrid(out, &grid{data: raw, h: h, w: w, bias: biases})
+	var byPhase phaseOut
+	phases := func() phaseOut {
+		if byPhase.y == nil {
+			if in != nil {
+				byPhase = convPhase(phaseFromGrid(in, kernel), weights, kernel)
+			} else {
+				byPhase = convPhase(phaseFromImages(x, phaseGroupsFor(d[0]), kernel), weights, kernel)
+			}
+		}
+		return byPhase
+	}
+	setGrid(out, &grid{data: raw, h: h, w: w, bias: biases, phases: phases})
 	return out
 }
 
 // poolReLUGrid is MaxPool2x2(ReLU(y)) on the Go formulation, for y a Conv2D output
-// with grid gr; it returns the pooled [b, h/2, w/2, f] node, with its grid recorded.
+// with grid gr: the pool of the convolution computed by phases (poolPhase). It
+// returns the pooled [b, h/2, w/2, f] node, with its grid recorded.
 func poolReLUGrid(gr *grid) *graph.Node {
-	z := poolReLU(gr.data, gr.bias, gr.h, gr.w)
+	y := gr.phases()
+	z := poolPhase(y, gr.bias, gr.h, gr.w)
 	out := gridToImages(z, gr.h/2, gr.w/2)
 	setGrid(out, &grid{data: z, h: gr.h / 2, w: gr.w / 2})
 	return out
@@ -305,95 +341,6 @@ func convStarts(groups, c, kernel, runs, bg2, hq, wq int, channelMajor bool) []i
 		}
 	}
 	return starts
-}
-
-// poolReLU is ReLU(MaxPool2x2(y) + bias) of a convolution's raw grid output y
-// [groups, f, bg, hq, wq] (hq, wq even) valid over h x w: [groups, f, bg, hq/2, wq/2],
-// zero outside the valid h/2 x w/2 (PyTorch's floor mode drops an odd last row or
-// column).
-// Adding the bias and applying the ReLU after the pool gives the values of the
-// article's order at a quarter of the work.
-//
-// Forward: a max over row pairs ([groups*f*bg*hq/2, 2, wq], the middle axis), then
-// over column pairs ([..., 2], the last axis); bias, ReLU, then the mask. Gradient, with
-// G = dZ where Z > 0 (zero outside the valid region, where Z is 0): the bias gets the
-// sums of G; y gets up(G) at the first position of each window, in row-major order,
-// that holds the maximum (PyTorch's and XLA's choice where a window ties, as a
-// uniform region of an image makes it), up being the 2x2 nearest upsampling, done
-// as a product with a constant 0/1 matrix [wq/2, 2*wq] (row pair and column pair at
-// once); the first maximum is found with one more product (firstOf).
-func poolReLU(y, bias *graph.Node, h, w int) *graph.Node {
-	d := y.Shape().Dimensions
-	groups, f, bg, hq, wq := d[0], d[1], d[2], d[3], d[4]
-	hp, wp := hq/2, wq/2
-	mask := make([]float64, bg*hp*wp)
-	for i := range bg {
-		for r := range h / 2 {
-			for col := range w / 2 {
-				mask[(i*hp+r)*wp+col] = 1
-			}
-		}
-	}
-	up := make([]float64, wp*2*wq)
-	for j := range wp {
-		for t := range 2 {
-			up[j*2*wq+t*wq+2*j] = 1
-			up[j*2*wq+t*wq+2*j+1] = 1
-		}
-	}
-	// Every node that the gradient reuses keeps one shape: the Go backend copies a
-	// Reshape's input when another op still needs it.
-	var y3, pooled *graph.Node
-	return withGradient([]*graph.Node{y, bias},
-		func(in []*graph.Node) *graph.Node {
-			y3 = graph.Reshape(in[0], groups*f*bg*hp, 2, wq)
-			rows := graph.ReduceMax(y3, 1)
-			pooled = graph.ReduceMax(graph.Reshape(rows, groups*f, bg*hp, wp, 2), 3)
-			bb := graph.Reshape(graph.BroadcastPrefix(in[1], groups), groups*f, 1, 1)
-			z := graph.Max(graph.Add(pooled, bb), zeroOf(y))
-			z = graph.Mul(z, constOf(y, mask, 1, bg*hp, wp))
-			return graph.Reshape(z, groups, f, bg, hp, wp)
-		},
-		func(out, v *graph.Node) []*graph.Node {
-			zero := zeroOf(y)
-			gz := graph.Where(graph.GreaterThan(out, zero), v, zero)
-			db := graph.ReduceSum(graph.ReduceSum(gz, 2, 3, 4), 0)
-			u := constOf(y, up, wp, 2*wq)
-			upsample := func(t *graph.Node) *graph.Node {
-				return graph.DotGeneral(t, []int{t.Rank() - 1}, nil, u, []int{0}, nil)
-			}
-			// e is 1 where y holds its window's maximum; first is then 1 at each
-			// window's first such position and 0 elsewhere (see firstOf).
-			e := graph.Where(graph.Equal(y3, graph.Reshape(upsample(pooled), groups*f*bg*hp, 2, wq)), graph.OnesLike(zero), zero)
-			first := graph.Max(graph.MatMul(graph.Reshape(e, groups*f*bg*hp, 2*wq), constOf(y, firstOf(wq), 2*wq, 2*wq)), zero)
-			dy := graph.Mul(graph.Reshape(upsample(gz), groups*f*bg*hp, 2*wq), first)
-			return []*graph.Node{graph.Reshape(dy, d...), db}
-		})
-}
-
-// firstOf is the [2*wq, 2*wq] matrix F that marks the first maximum of each 2x2
-// window in a row pair of wq columns (the window's positions in row-major order:
-// top left, top right, bottom left, bottom right). With e the row pair's 0/1
-// indicator of the positions holding their window's maximum, (e·F)[p] is e[p] less
-// twice the number of maxima before p in p's window: 1 where e[p] is 1 and no
-// maximum comes before it, 0 or less everywhere else.
-func firstOf(wq int) []float64 {
-	n := 2 * wq
-	order := func(p int) (window, rank int) { return (p % wq) / 2, 2*(p/wq) + p%2 }
-	f := make([]float64, n*n)
-	for q := range n {
-		wqw, rq := order(q)
-		for p := range n {
-			wpw, rp := order(p)
-			switch {
-			case q == p:
-				f[q*n+p] = 1
-			case wqw == wpw && rq < rp:
-				f[q*n+p] = -2
-			}
-		}
-	}
-	return f
 }
 
 // indexDType is the dtype of indices into a tensor of size elements: int32 while

@@ -165,24 +165,25 @@ func TestConv2DGradientsMatchNumerical(t *testing.T) {
 // TestGridChainGradientsMatchNumerical checks the gradients through the grid
 // formulation's chain, as in the article's model: conv, ReLU, pool (on the
 // convolution's grid), conv on the pooled grid, ReLU, pool, back to images. Odd
-// sizes exercise the floor mode and the re-padding of odd grids.
+// sizes exercise the floor mode and the re-padding of odd grids; kernels 5 and 1,
+// the phase grids' other paddings (phase.go).
 func TestGridChainGradientsMatchNumerical(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, tc := range []struct{ h, w int }{{4, 6}, {7, 5}, {6, 10}} {
+	for _, tc := range []struct{ h, w, k1, k2 int }{{4, 6, 3, 3}, {7, 5, 3, 3}, {6, 10, 3, 3}, {9, 8, 5, 1}} {
 		const b, c, f1, f2 = 2, 2, 3, 2
 		proj := randFloat64(r, b, tc.h/4, tc.w/4, f2)
 		fn := func(in []*graph.Node) *graph.Node {
-			x := MaxPool2x2(ReLU(conv2DGrid(in[0], in[1], in[2], 3)))
+			x := MaxPool2x2(ReLU(conv2DGrid(in[0], in[1], in[2], tc.k1)))
 			if gridOf(x) == nil {
 				panic("the pool of a convolution's ReLU has no grid")
 			}
-			x = MaxPool2x2(ReLU(conv2DGrid(x, in[3], in[4], 3)))
+			x = MaxPool2x2(ReLU(conv2DGrid(x, in[3], in[4], tc.k2)))
 			return graph.ReduceAllSum(graph.Mul(x, graph.Const(in[0].Graph(), proj)))
 		}
 		// Biases away from zero, so few ReLU inputs sit at the kink.
 		b1, b2 := randFloat64(r, f1), randFloat64(r, f2)
-		checkGradients(t, fmt.Sprintf("conv-relu-pool x2 on %dx%d", tc.h, tc.w), fn,
-			randFloat64(r, b, tc.h, tc.w, c), randFloat64(r, 3, 3, c, f1), b1, randFloat64(r, 3, 3, f1, f2), b2)
+		checkGradients(t, fmt.Sprintf("conv%d-relu-pool, conv%d-relu-pool on %dx%d", tc.k1, tc.k2, tc.h, tc.w), fn,
+			randFloat64(r, b, tc.h, tc.w, c), randFloat64(r, tc.k1, tc.k1, c, f1), b1, randFloat64(r, tc.k2, tc.k2, f1, f2), b2)
 	}
 }
 
