@@ -5,6 +5,7 @@ import (
 	"github.com/gopherdl/gopherdl/lib/data"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -280,5 +281,71 @@ func TestSummarizeRunsNothing(t *testing.T) {
 	}
 	if initialised || s.Total != 16*3+3+3 || len(s.Layers) != 2 {
 		t.Errorf("initialised %v, summary:\n%s", initialised, s)
+	}
+}
+
+// TestPhaseConvolutionMatchesGoMLX checks the values and gradients of the convolution
+// by phases and its pool (phase.go) against GoMLX's Convolve and MaxPool, in float64,
+// through two and three conv-ReLU-pool layers: kernels 1 to 7, odd sizes, and batches
+// split into several groups (GOMAXPROCS raised for the graphs' construction), where a
+// mix-up of the phase grids' block layouts, or a shift that is wrong the same way in
+// the gather and its scatter, would not show in the gradient checks.
+func TestPhaseConvolutionMatchesGoMLX(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(16))
+	backend := gobackend.GetBackend()
+	r := rand.New(rand.NewPCG(99, 100))
+	for _, tc := range []struct {
+		b, h, w int
+		kernels []int
+	}{
+		{24, 9, 7, []int{5, 7}}, {24, 11, 13, []int{7, 5}}, {20, 7, 5, []int{5, 5}},
+		{16, 6, 6, []int{1, 3}}, {3, 13, 11, []int{3, 5}}, {24, 17, 18, []int{3, 5, 3}},
+	} {
+		groups := phaseGroupsFor(tc.b)
+		name := fmt.Sprintf("%dx%dx%d, kernels %v, %d groups", tc.b, tc.h, tc.w, tc.kernels, groups)
+		const c, f = 2, 3
+		inputs := []*tensors.Tensor{randFloat64(r, tc.b, tc.h, tc.w, c)}
+		in := c
+		for _, k := range tc.kernels {
+			inputs = append(inputs, randFloat64(r, k, k, in, f), randFloat64(r, f))
+			in = f
+		}
+		s := 1 << len(tc.kernels)
+		proj := randFloat64(r, tc.b, tc.h/s, tc.w/s, f)
+		run := func(layer func(x, w, b *graph.Node, k int) *graph.Node) []*tensors.Tensor {
+			exec := graph.MustNewExec(backend, func(in []*graph.Node) []*graph.Node {
+				x := in[0]
+				for i, k := range tc.kernels {
+					x = layer(x, in[1+2*i], in[2+2*i], k)
+				}
+				loss := graph.ReduceAllSum(graph.Mul(x, graph.Const(x.Graph(), proj)))
+				return append([]*graph.Node{x}, graph.Gradient(loss, in...)...)
+			})
+			defer exec.Finalize()
+			args := make([]any, len(inputs))
+			for i, v := range inputs {
+				args[i] = v
+			}
+			return exec.MustExec(args...)
+		}
+		phases := run(func(x, w, b *graph.Node, k int) *graph.Node {
+			return MaxPool2x2(ReLU(conv2DGrid(x, w, b, k)))
+		})
+		plain := run(func(x, w, b *graph.Node, k int) *graph.Node {
+			y := graph.Add(graph.Convolve(x, w).PadSame().Done(), graph.Reshape(b, 1, 1, 1, -1))
+			return maxPool2x2XLA(activation.Relu(y))
+		})
+		for i := range phases {
+			a, b := tensors.MustCopyFlatData[float64](phases[i]), tensors.MustCopyFlatData[float64](plain[i])
+			for j := range b {
+				if math.Abs(a[j]-b[j]) > 1e-9*(1+math.Abs(b[j])) {
+					t.Errorf("%s, output %d (0: pooled, then the gradients), element %d: %g, GoMLX %g", name, i, j, a[j], b[j])
+					break
+				}
+			}
+		}
+		if groups < 2 && tc.b >= 16 {
+			t.Errorf("%s: want the batch split into groups here", name)
+		}
 	}
 }
