@@ -284,7 +284,7 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 	}
 	bg, hq, wq := d[2]-2, d[3], d[4]
 	f := weights.Shape().Dimensions[3]
-	k, n := kernel*kernel*c, bg*ho*wq
+	n := bg * ho * wq
 	// One run per image of its first ho rows when that leaves out zero rows, else
 	// one run for all the group's images.
 	runs, run := bg, ho*wq
@@ -292,27 +292,49 @@ func convGrid(xp *graph.Node, channelMajor bool, weights *graph.Node, kernel, ho
 		runs, run = 1, n
 	}
 	starts := convStarts(groups, c, kernel, runs, d[2], hq, wq, channelMajor)
-	dtype := indexDType(int64(xp.Shape().Size()))
+	return im2colConv(xp, weights, []int{xp.Shape().Size()}, starts, []int{0}, []int{run}, groups, n, groups, f, bg, ho, wq)
+}
+
+// im2colConv is the convolution product of convGrid and convPhase, with its
+// gradient. colsT [batch, k*k*c, n] is one Gather from x, viewed as operand, of the
+// slices sliceSizes starting at starts (len(startAxes) values per slice, the
+// operand's axes they index, one slice per batch item and im2col row in order); the
+// output is Wᵀ·colsT [batch, f, n], batched, reshaped to out. Gradient, with dY
+// [batch, f, n]: colsT·dYᵀ for the weights [k, k, c, f] (contracting the last axes
+// of both, summed over the batch), W·dY scatter-added back at the same slices for
+// x (the Gather's adjoint).
+func im2colConv(x, weights *graph.Node, operand []int, starts []int64, startAxes, sliceSizes []int, batch, n int, out ...int) *graph.Node {
+	wd := weights.Shape().Dimensions
+	k, f := wd[0]*wd[1]*wd[2], wd[3]
+	slices := len(starts) / len(startAxes)
+	size := 1
+	for _, d := range operand {
+		size *= d
+	}
+	dtype := indexDType(int64(size))
+	offsetAxes := make([]int, len(sliceSizes)) // each slice's axes follow the slice's index
+	for i := range offsetAxes {
+		offsetAxes[i] = i + 1
+	}
 	var colsT, w2, idx *graph.Node
-	return withGradient([]*graph.Node{xp, weights},
+	return withGradient([]*graph.Node{x, weights},
 		func(in []*graph.Node) *graph.Node {
-			gr := xp.Graph()
-			idx = indexConst(gr, dtype, starts, groups*k*runs, 1)
-			colsT = graph.BackendGather(graph.Reshape(in[0], -1), idx, 1, []int{1}, nil, []int{0}, []int{run}, false)
-			colsT = graph.Reshape(colsT, groups, k, n)
+			idx = indexConst(x.Graph(), dtype, starts, slices, len(startAxes))
+			colsT = graph.BackendGather(graph.Reshape(in[0], operand...), idx, 1, offsetAxes, nil, startAxes, sliceSizes, false)
+			colsT = graph.Reshape(colsT, batch, k, n)
 			w2 = graph.Reshape(in[1], k, f)
-			wT := graph.BroadcastPrefix(graph.Transpose(w2, 0, 1), groups)
+			wT := graph.BroadcastPrefix(graph.Transpose(w2, 0, 1), batch)
 			y := graph.DotGeneral(wT, []int{2}, []int{0}, colsT, []int{1}, []int{0})
-			return graph.Reshape(y, groups, f, bg, ho, wq)
+			return graph.Reshape(y, out...)
 		},
 		func(_, v *graph.Node) []*graph.Node {
-			dy := graph.Reshape(v, groups, f, n)
+			dy := graph.Reshape(v, batch, f, n)
 			dw := graph.ReduceSum(graph.DotGeneral(colsT, []int{2}, []int{0}, dy, []int{2}, []int{0}), 0)
-			dw = graph.Reshape(dw, kernel, kernel, c, f)
-			dcolsT := graph.DotGeneral(graph.BroadcastPrefix(w2, groups), []int{2}, []int{0}, dy, []int{1}, []int{0})
-			zeros := graph.Zeros(xp.Graph(), shapes.Make(xp.DType(), xp.Shape().Size()))
-			dxp := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, groups*k*runs, run), 1, []int{1}, nil, []int{0}, false, false)
-			return []*graph.Node{graph.Reshape(dxp, d...), dw}
+			dcolsT := graph.DotGeneral(graph.BroadcastPrefix(w2, batch), []int{2}, []int{0}, dy, []int{1}, []int{0})
+			zeros := graph.Zeros(x.Graph(), shapes.Make(x.DType(), operand...))
+			updates := graph.Reshape(dcolsT, append([]int{slices}, sliceSizes...)...)
+			dx := graph.BackendScatterSum(zeros, idx, updates, 1, offsetAxes, nil, startAxes, false, false)
+			return []*graph.Node{graph.Reshape(dx, x.Shape().Dimensions...), graph.Reshape(dw, wd...)}
 		})
 }
 

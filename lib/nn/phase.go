@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
@@ -23,7 +22,7 @@ import (
 // data [4, groups, c, bg, hq, wq] ([4, c, groups, bg, hq, wq] when channelMajor),
 // phase 2*ty+tx holding the image's rows 2r+ty and columns 2c+tx at plane row top+r,
 // column c, zeros everywhere else. Each plane has at least top zero rows above its
-// image rows and bottom below, and zero columns after them (phasePads); a row that
+// image rows and as many below, and zero columns after them (phasePads); a row that
 // reads before its first column reads the previous row's zero columns.
 type phaseGrid struct {
 	data         *graph.Node
@@ -32,21 +31,16 @@ type phaseGrid struct {
 	channelMajor bool
 }
 
-// phasePads returns, for a kernel, the zero rows a phase plane needs above and below
-// its image rows and the zero columns after each row. A tap reads up to up rows and
-// columns before (ceil(p/2), p = kernel/2) and down after (floor((kernel-p)/2)). The
-// extra row above and below keeps every gathered slice inside its image's plane.
-func phasePads(kernel int) (top, bottom, cols int) {
-	p := kernel / 2
-	up, down := (p+1)/2, (kernel-p)/2
-	top, bottom = up, down
-	if up > 0 {
-		top++
+// phasePads returns, for an odd kernel, the zero rows a phase plane needs above and
+// below its image rows, and the zero columns after each row. A tap reads up to
+// ceil(p/2) rows and columns of a plane before and after its own (p = kernel/2); one
+// more row above and below keeps every gathered slice inside its image's plane.
+func phasePads(kernel int) (rows, cols int) {
+	cols = (kernel/2 + 1) / 2
+	if cols == 0 {
+		return 0, 0
 	}
-	if down > 0 {
-		bottom++
-	}
-	return top, bottom, max(up, down)
+	return cols + 1, cols
 }
 
 // splitMatrix is the constant [2*wz, 4*wq] 0/1 matrix that takes a pair of rows of
@@ -81,67 +75,53 @@ func phaseJoin(v *graph.Node, wz, w, wq int) *graph.Node {
 }
 
 // phaseFromImages returns x [b, h, w, c] as a phase grid (channel major) for a
-// convolution with the kernel, in groups of b/groups images.
+// convolution with the kernel, in groups of b/groups images: the split of its
+// channels-first form [c, groups, b/groups, h, w].
 func phaseFromImages(x *graph.Node, groups, kernel int) phaseGrid {
 	d := x.Shape().Dimensions
 	b, h, w, c := d[0], d[1], d[2], d[3]
-	h2, w2 := (h+1)/2, (w+1)/2
-	top, bottom, cols := phasePads(kernel)
-	wq := w2 + cols
-	even := []compute.PadAxis{{}, {End: h % 2}, {}, {}}
-	pads := []compute.PadAxis{{}, {}, {}, {}, {Start: top, End: bottom}, {}}
-	data := withGradient([]*graph.Node{x},
-		func(in []*graph.Node) *graph.Node {
-			t := in[0]
-			if h%2 > 0 {
-				t = graph.Pad(t, zeroOf(x), even...)
-			}
-			t = graph.Reshape(channelsFirst(t), c*b*h2, 2*w)
-			t = graph.Reshape(phaseSplit(t, w, w, wq), 4, c, groups, b/groups, h2, wq)
-			return graph.Pad(t, zeroOf(x), pads...)
-		},
-		func(_, v *graph.Node) []*graph.Node {
-			t := graph.Reshape(graph.Pad(v, zeroOf(v), negated(pads)...), 4, c*b*h2, wq)
-			t = channelsLast(graph.Reshape(phaseJoin(t, w, w, wq), c, b, 2*h2, w))
-			if h%2 > 0 {
-				t = graph.Pad(t, zeroOf(v), negated(even)...)
-			}
-			return []*graph.Node{t}
-		})
-	return phaseGrid{data: data, h: h, w: w, top: top, channelMajor: true}
+	return splitPhases(graph.Reshape(channelsFirst(x), c, groups, b/groups, h, w), h, w, true, kernel)
 }
 
 // phaseFromGrid returns the grid gr (no bias pending: zeros outside its h x w) as a
 // phase grid for a convolution with the kernel.
 func phaseFromGrid(gr *grid, kernel int) phaseGrid {
-	d := gr.data.Shape().Dimensions
-	groups, c, bg, hz, wz := d[0], d[1], d[2], d[3], d[4]
+	return splitPhases(gr.data, gr.h, gr.w, false, kernel)
+}
+
+// splitPhases returns data [groups, c, bg, hz, wz] ([c, groups, ...] when
+// channelMajor), images of h x w with zeros past them, as a phase grid for a
+// convolution with the kernel: row pairs split by phaseSplit, then the planes'
+// zero rows.
+func splitPhases(data *graph.Node, h, w int, channelMajor bool, kernel int) phaseGrid {
+	d := data.Shape().Dimensions
+	a0, a1, bg, hz, wz := d[0], d[1], d[2], d[3], d[4]
 	hp := (hz + 1) / 2
-	h2, w2 := (gr.h+1)/2, (gr.w+1)/2
-	top, bottom, cols := phasePads(kernel)
+	h2, w2 := (h+1)/2, (w+1)/2
+	rows, cols := phasePads(kernel)
 	wq := w2 + cols
-	// The grid's rows past the image are zeros already.
-	bottom = max(0, bottom-(hp-h2))
+	// The rows past the image are zeros already.
+	bottom := max(0, rows-(hp-h2))
 	even := []compute.PadAxis{{}, {}, {}, {End: hz % 2}, {}}
-	pads := []compute.PadAxis{{}, {}, {}, {}, {Start: top, End: bottom}, {}}
-	data := withGradient([]*graph.Node{gr.data},
+	pads := []compute.PadAxis{{}, {}, {}, {}, {Start: rows, End: bottom}, {}}
+	split := withGradient([]*graph.Node{data},
 		func(in []*graph.Node) *graph.Node {
 			t := in[0]
 			if hz%2 > 0 {
 				t = graph.Pad(t, zeroOf(t), even...)
 			}
-			t = phaseSplit(graph.Reshape(t, groups*c*bg*hp, 2*wz), wz, gr.w, wq)
-			return graph.Pad(graph.Reshape(t, 4, groups, c, bg, hp, wq), zeroOf(t), pads...)
+			t = phaseSplit(graph.Reshape(t, a0*a1*bg*hp, 2*wz), wz, w, wq)
+			return graph.Pad(graph.Reshape(t, 4, a0, a1, bg, hp, wq), zeroOf(t), pads...)
 		},
 		func(_, v *graph.Node) []*graph.Node {
-			t := graph.Reshape(graph.Pad(v, zeroOf(v), negated(pads)...), 4, groups*c*bg*hp, wq)
-			t = graph.Reshape(phaseJoin(t, wz, gr.w, wq), groups, c, bg, 2*hp, wz)
+			t := graph.Reshape(graph.Pad(v, zeroOf(v), negated(pads)...), 4, a0*a1*bg*hp, wq)
+			t = graph.Reshape(phaseJoin(t, wz, w, wq), a0, a1, bg, 2*hp, wz)
 			if hz%2 > 0 {
 				t = graph.Pad(t, zeroOf(v), negated(even)...)
 			}
 			return []*graph.Node{t}
 		})
-	return phaseGrid{data: data, h: gr.h, w: gr.w, top: top}
+	return phaseGrid{data: split, h: h, w: w, top: rows, channelMajor: channelMajor}
 }
 
 // floorDiv is a/b rounded down (b > 0).
@@ -161,8 +141,7 @@ func floorDiv(a, b int) int {
 //
 // colsT [4*groups, k*k*c, bg*h2*wq] is one Gather of [bg, h2*wq] slices of the
 // phase planes, one per (output phase, group, kernel offset, channel); the output
-// is Wᵀ·colsT, batched over (phase, group). The gradients are convGrid's: colsT·dYᵀ
-// summed over the batch for the weights, W·dY scatter-added back for the input.
+// is Wᵀ·colsT, batched over (phase, group) (im2colConv, as convGrid's).
 func convPhase(in phaseGrid, weights *graph.Node, kernel int) phaseOut {
 	d := in.data.Shape().Dimensions
 	groups, c, bg, hq, wq := d[1], d[2], d[3], d[4], d[5]
@@ -172,8 +151,8 @@ func convPhase(in phaseGrid, weights *graph.Node, kernel int) phaseOut {
 	f := weights.Shape().Dimensions[3]
 	p := kernel / 2
 	h2 := (in.h + 1) / 2
-	k, r, l, blocks := kernel*kernel*c, h2*wq, hq*wq, 4*groups*c
-	starts := make([]int64, 0, 2*4*groups*k)
+	r, l, blocks := h2*wq, hq*wq, 4*groups*c
+	starts := make([]int64, 0, 2*4*groups*kernel*kernel*c)
 	for o := range 4 {
 		t, s := o/2, o%2
 		for g := range groups {
@@ -194,28 +173,7 @@ func convPhase(in phaseGrid, weights *graph.Node, kernel int) phaseOut {
 			}
 		}
 	}
-	n := len(starts) / 2
-	dtype := indexDType(int64(max(blocks, l)))
-	var colsT, w2, idx *graph.Node
-	y := withGradient([]*graph.Node{in.data, weights},
-		func(ins []*graph.Node) *graph.Node {
-			idx = indexConst(in.data.Graph(), dtype, starts, n, 2)
-			colsT = graph.BackendGather(graph.Reshape(ins[0], blocks, bg, l), idx, 1, []int{1, 2, 3}, nil, []int{0, 2}, []int{1, bg, r}, false)
-			colsT = graph.Reshape(colsT, 4*groups, k, bg*r)
-			w2 = graph.Reshape(ins[1], k, f)
-			wT := graph.BroadcastPrefix(graph.Transpose(w2, 0, 1), 4*groups)
-			y := graph.DotGeneral(wT, []int{2}, []int{0}, colsT, []int{1}, []int{0})
-			return graph.Reshape(y, 4, groups*f, bg*r)
-		},
-		func(_, v *graph.Node) []*graph.Node {
-			dy := graph.Reshape(v, 4*groups, f, bg*r)
-			dw := graph.ReduceSum(graph.DotGeneral(colsT, []int{2}, []int{0}, dy, []int{2}, []int{0}), 0)
-			dw = graph.Reshape(dw, kernel, kernel, c, f)
-			dcolsT := graph.DotGeneral(graph.BroadcastPrefix(w2, 4*groups), []int{2}, []int{0}, dy, []int{1}, []int{0})
-			zeros := graph.Zeros(in.data.Graph(), shapes.Make(in.data.DType(), blocks, bg, l))
-			din := graph.BackendScatterSum(zeros, idx, graph.Reshape(dcolsT, n, 1, bg, r), 1, []int{1, 2, 3}, nil, []int{0, 2}, false, false)
-			return []*graph.Node{graph.Reshape(din, d...), dw}
-		})
+	y := im2colConv(in.data, weights, []int{blocks, bg, l}, starts, []int{0, 2}, []int{1, bg, r}, 4*groups, bg*r, 4, groups*f, bg*r)
 	return phaseOut{y: y, groups: groups, bg: bg, h2: h2, wq: wq}
 }
 
