@@ -46,12 +46,7 @@ type grid struct {
 // twice the cores the process may use, but at least 8 images a group (each group
 // carries two zero images), and a divisor of b.
 func groupsFor(b int) int {
-	for g := min(2*runtime.GOMAXPROCS(0), max(b/8, 1)); g > 1; g-- {
-		if b%g == 0 {
-			return g
-		}
-	}
-	return 1
+	return divisorAtMost(b, min(2*runtime.GOMAXPROCS(0), max(b/8, 1)))
 }
 
 // phaseGroupsFor is groupsFor for a convolution by phases (convPhase), whose
@@ -59,7 +54,12 @@ func groupsFor(b int) int {
 // that give the backend twice as many batch items as workers, at least 8 images a
 // group, and a divisor of b. Fewer groups make fewer, longer gathered slices.
 func phaseGroupsFor(b int) int {
-	for g := min((runtime.GOMAXPROCS(0)+1)/2, max(b/8, 1)); g > 1; g-- {
+	return divisorAtMost(b, min((runtime.GOMAXPROCS(0)+1)/2, max(b/8, 1)))
+}
+
+// divisorAtMost returns the largest divisor of b that is at most n (1 when n < 2).
+func divisorAtMost(b, n int) int {
+	for g := n; g > 1; g-- {
 		if b%g == 0 {
 			return g
 		}
